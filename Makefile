@@ -1,0 +1,113 @@
+# warden — developer entry points.
+#
+#   make run      start Postgres/Redis if needed, then migrate, seed and serve (:8080)
+#   make test     start Postgres/Redis if needed, then go test -race ./...
+#   make ci       generate-check + lint-basic + test (what .ci/run executes)
+#
+# Postgres/Redis are taken from the URLs below; scripts/services.sh starts a
+# project-local server under .data/ when nothing answers on a local address.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Go is usually installed in /usr/local/go (not always on PATH).
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+
+# Database/Redis used by `make run` / `make bench`.
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/warden?sslmode=disable
+REDIS_URL ?= redis://127.0.0.1:6379/0
+
+# Used by the tests (each test creates its own isolated database from this one).
+WARDEN_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+WARDEN_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+export WARDEN_TEST_DATABASE_URL WARDEN_TEST_REDIS_URL
+
+# go test -race needs cgo + a C compiler. RACE=auto uses it when available,
+# RACE=1 insists on it, RACE=0 turns it off.
+RACE ?= auto
+TESTFLAGS ?=
+PKGS ?= ./...
+
+SIZE ?= S
+
+GENERATED_DIRS := graph/ resolvers/
+
+.PHONY: help run build test bench lint lint-basic generate generate-check ci \
+	services services-stop services-status clean
+
+help:
+	@echo "targets: run test build bench lint lint-basic generate generate-check ci"
+	@echo "         services services-stop services-status clean"
+
+services:
+	@DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' scripts/services.sh --ensure-db >/dev/null
+
+services-stop:
+	@DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' scripts/services.sh stop
+
+services-status:
+	@DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' scripts/services.sh status
+
+run: services
+	DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' $(GO) run . serve --seed
+
+build:
+	$(GO) build -o bin/warden .
+
+test:
+	@DATABASE_URL='$(WARDEN_TEST_DATABASE_URL)' REDIS_URL='$(WARDEN_TEST_REDIS_URL)' scripts/services.sh >/dev/null
+	@race=""; \
+	case "$(RACE)" in \
+	  0|no|false) ;; \
+	  1|yes|true) race=-race ;; \
+	  *) if [ "$$($(GO) env CGO_ENABLED)" = 1 ]; then race=-race; \
+	     else echo "make test: WARNING: cgo/C compiler not available, running without -race" \
+	          "(apt-get install gcc to enable it)" >&2; fi ;; \
+	esac; \
+	echo "$(GO) test $$race -count=1 $(TESTFLAGS) $(PKGS)"; \
+	$(GO) test $$race -count=1 $(TESTFLAGS) $(PKGS)
+
+bench: services
+	DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' $(GO) run . bench --size $(SIZE)
+
+generate:
+	$(GO) run github.com/99designs/gqlgen generate
+
+# Regenerate the GraphQL code and fail if that changes anything under version control.
+generate-check: generate
+	@changes="$$(git status --porcelain -- $(GENERATED_DIRS))"; \
+	if [ -n "$$changes" ]; then \
+	  echo "generate-check: generated code is out of date; run 'make generate' and commit:" >&2; \
+	  echo "$$changes" >&2; \
+	  git --no-pager diff -- $(GENERATED_DIRS) >&2; \
+	  exit 1; \
+	fi; \
+	echo "generate-check: generated code is up to date"
+
+# gofmt on tracked Go files outside the generated graph/ package, then go vet.
+lint-basic:
+	@files="$$(git ls-files -- '*.go' | grep -v '^graph/' || true)"; \
+	if [ -n "$$files" ]; then \
+	  unformatted="$$(gofmt -l $$files)"; \
+	  if [ -n "$$unformatted" ]; then \
+	    echo "lint-basic: these files need gofmt -w:" >&2; echo "$$unformatted" >&2; exit 1; \
+	  fi; \
+	fi
+	$(GO) vet ./...
+
+lint:
+	@if command -v golangci-lint >/dev/null 2>&1 && golangci-lint version 2>/dev/null | grep -Eq 'version v?2\.'; then \
+	  echo "golangci-lint run ./..."; golangci-lint run ./...; \
+	else \
+	  echo "lint: golangci-lint v2 not found; install it with" >&2; \
+	  echo "  go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@latest" >&2; \
+	  echo "lint: falling back to 'make lint-basic'" >&2; \
+	  $(MAKE) --no-print-directory lint-basic; \
+	fi
+
+ci: generate-check lint-basic test
+
+clean:
+	rm -rf bin/

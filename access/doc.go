@@ -1,0 +1,2 @@
+// Package access is the access engine: it owns who may see and change what.
+package access

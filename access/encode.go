@@ -1,0 +1,317 @@
+package access
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// Serialized form of an Index (all integers varints, bitmaps in roaring's
+// portable format with a length prefix):
+//
+//	"WIX" format(1)  version
+//	owners: n, member ids (owner code = position)
+//	per module, in Modules order:
+//	  owner bitmaps:   n, (owner code, bitmap)...
+//	  children:        n, (parent module, parent id, bitmap)...
+//	  criteria rules:  n, (rule id, bitmap)...
+//	  shared records:  n, (record id, n, (principal type, principal id, level, includeRelated)...)...
+//
+// Only primary facts are stored; the all-records, per-record, share-grantee
+// and related-grantee structures are rebuilt on load. Output is
+// deterministic (keys sorted), so equal indexes encode to equal bytes.
+const indexMagic = "WIX\x01"
+
+var errCorrupt = errors.New("access: corrupt index encoding")
+
+type encoder struct{ buf []byte }
+
+func (e *encoder) uvarint(v uint64) { e.buf = binary.AppendUvarint(e.buf, v) }
+func (e *encoder) varint(v int64)   { e.buf = binary.AppendVarint(e.buf, v) }
+func (e *encoder) bitmap(b *roaring.Bitmap) error {
+	e.uvarint(b.GetSerializedSizeInBytes())
+	data, err := b.ToBytes()
+	if err != nil {
+		return err
+	}
+	e.buf = append(e.buf, data...)
+	return nil
+}
+
+// MarshalBinary encodes the index (for the Redis cache).
+func (ix *Index) MarshalBinary() ([]byte, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	e := &encoder{buf: make([]byte, 0, 1024)}
+	e.buf = append(e.buf, indexMagic...)
+	e.varint(ix.version)
+	e.uvarint(uint64(len(ix.ownerIDs)))
+	for _, id := range ix.ownerIDs {
+		e.varint(id)
+	}
+	for mi := range ix.mods {
+		md := &ix.mods[mi]
+		e.uvarint(uint64(md.ownersWithRecs))
+		for code, b := range md.byOwner {
+			if b != nil {
+				e.uvarint(uint64(code))
+				if err := e.bitmap(b); err != nil {
+					return nil, err
+				}
+			}
+		}
+		pks := slices.SortedFunc(maps.Keys(md.children), func(a, b parentKey) int {
+			return cmp.Or(cmp.Compare(a.mod, b.mod), cmp.Compare(a.id, b.id))
+		})
+		e.uvarint(uint64(len(pks)))
+		for _, pk := range pks {
+			e.uvarint(uint64(pk.mod))
+			e.uvarint(uint64(pk.id))
+			if err := e.bitmap(md.children[pk]); err != nil {
+				return nil, err
+			}
+		}
+		rules := slices.Sorted(maps.Keys(md.byRule))
+		e.uvarint(uint64(len(rules)))
+		for _, r := range rules {
+			e.varint(r)
+			if err := e.bitmap(md.byRule[r]); err != nil {
+				return nil, err
+			}
+		}
+		recs := slices.Sorted(maps.Keys(md.shares))
+		e.uvarint(uint64(len(recs)))
+		for _, id := range recs {
+			es := md.shares[id]
+			e.uvarint(uint64(id))
+			e.uvarint(uint64(len(es)))
+			for _, s := range es {
+				e.buf = append(e.buf, byte(s.p.Type))
+				e.varint(s.p.ID)
+				e.buf = append(e.buf, byte(s.level))
+				if s.incl {
+					e.buf = append(e.buf, 1)
+				} else {
+					e.buf = append(e.buf, 0)
+				}
+			}
+		}
+	}
+	return e.buf, nil
+}
+
+type decoder struct {
+	buf []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.buf)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.buf)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil || len(d.buf) == 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	b := d.buf[0]
+	d.buf = d.buf[1:]
+	return b
+}
+
+// count reads a length and checks it against what is left (each element
+// takes at least min bytes), so corrupt input cannot ask for huge allocations.
+func (d *decoder) count(min int) int {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.buf)/min) {
+		d.err = errCorrupt
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) bitmap() *roaring.Bitmap {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.buf)) {
+		d.err = errCorrupt
+		return nil
+	}
+	b := roaring.New()
+	if err := b.UnmarshalBinary(d.buf[:n]); err != nil {
+		d.err = fmt.Errorf("%w: %v", errCorrupt, err)
+		return nil
+	}
+	d.buf = d.buf[n:]
+	return b
+}
+
+// UnmarshalBinary replaces the index's content with a MarshalBinary encoding.
+// On error the index is left unchanged.
+func (ix *Index) UnmarshalBinary(data []byte) error {
+	if len(data) < len(indexMagic) || string(data[:len(indexMagic)]) != indexMagic {
+		return fmt.Errorf("%w: bad header", errCorrupt)
+	}
+	d := &decoder{buf: data[len(indexMagic):]}
+	n := NewIndex()
+	n.version = d.varint()
+	nOwners := d.count(1)
+	n.ownerIDs = make([]int64, 0, nOwners)
+	for i := 0; i < nOwners && d.err == nil; i++ {
+		id := d.varint()
+		n.ownerCode[id] = uint32(len(n.ownerIDs))
+		n.ownerIDs = append(n.ownerIDs, id)
+	}
+	for mi := range n.mods {
+		md := &n.mods[mi]
+		nb := d.count(2)
+		for i := 0; i < nb && d.err == nil; i++ {
+			code := d.uvarint()
+			b := d.bitmap()
+			if d.err != nil {
+				break
+			}
+			if code >= uint64(len(n.ownerIDs)) || b.IsEmpty() {
+				return fmt.Errorf("%w: owner code", errCorrupt)
+			}
+			for int(code) >= len(md.byOwner) {
+				md.byOwner = append(md.byOwner, nil)
+			}
+			md.byOwner[code] = b
+			md.ownersWithRecs++
+		}
+		if d.err != nil {
+			break
+		}
+		owned := make([]*roaring.Bitmap, 0, md.ownersWithRecs)
+		for _, b := range md.byOwner {
+			if b != nil {
+				owned = append(owned, b)
+			}
+		}
+		md.all = roaring.FastOr(owned...)
+		md.recs = make(map[uint32]recEntry, md.all.GetCardinality())
+		for code, b := range md.byOwner {
+			if b == nil {
+				continue
+			}
+			it := b.Iterator()
+			for it.HasNext() {
+				id := it.Next()
+				if _, dup := md.recs[id]; dup {
+					return fmt.Errorf("%w: record with two owners", errCorrupt)
+				}
+				md.recs[id] = recEntry{owner: uint32(code), parentMod: -1}
+			}
+		}
+		np := d.count(3)
+		for i := 0; i < np && d.err == nil; i++ {
+			pm, pid := d.uvarint(), d.uvarint()
+			b := d.bitmap()
+			if d.err != nil {
+				break
+			}
+			if pm >= numModules || pid > 0xFFFFFFFF {
+				return fmt.Errorf("%w: parent", errCorrupt)
+			}
+			pk := parentKey{int8(pm), uint32(pid)}
+			md.children[pk] = b
+			it := b.Iterator()
+			for it.HasNext() {
+				id := it.Next()
+				r, ok := md.recs[id]
+				if !ok || r.parentMod >= 0 {
+					return fmt.Errorf("%w: child", errCorrupt)
+				}
+				r.parentMod, r.parentID = pk.mod, pk.id
+				md.recs[id] = r
+			}
+		}
+		nr := d.count(2)
+		for i := 0; i < nr && d.err == nil; i++ {
+			r := d.varint()
+			b := d.bitmap()
+			if d.err != nil {
+				break
+			}
+			md.byRule[r] = b
+			n.ruleMod[r] = int8(mi)
+		}
+		ns := d.count(2)
+		for i := 0; i < ns && d.err == nil; i++ {
+			id := d.uvarint()
+			k := d.count(4)
+			if id > 0xFFFFFFFF {
+				d.err = errCorrupt
+			}
+			es := make([]shareEntry, 0, k)
+			for j := 0; j < k && d.err == nil; j++ {
+				t := PrincipalType(d.byte())
+				pid := d.varint()
+				l := Level(d.byte())
+				incl := d.byte()
+				if !t.Valid() || l == LevelNone || !l.Valid() || incl > 1 {
+					d.err = errCorrupt
+				}
+				es = append(es, shareEntry{p: Principal{t, pid}, level: l, incl: incl == 1})
+			}
+			if d.err == nil {
+				if _, ok := md.recs[uint32(id)]; !ok {
+					d.err = fmt.Errorf("%w: share of a record not indexed", errCorrupt)
+				}
+				md.shares[uint32(id)] = es
+			}
+		}
+	}
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.buf) != 0 {
+		return fmt.Errorf("%w: trailing bytes", errCorrupt)
+	}
+	// Derived: share-grantee and related-grantee bitmaps.
+	for mi := range n.mods {
+		md := &n.mods[mi]
+		for id, es := range md.shares {
+			for _, e := range es {
+				addTo(md.byShare, e.p, id)
+				if e.incl {
+					n.relatedChildren(parentKey{int8(mi), id}, e.p, true)
+				}
+			}
+		}
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.version, ix.ownerIDs, ix.ownerCode, ix.ruleMod, ix.mods = n.version, n.ownerIDs, n.ownerCode, n.ruleMod, n.mods
+	return nil
+}

@@ -1,0 +1,241 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"warden/apperr"
+	"warden/auth"
+	"warden/db"
+	"warden/graph"
+	"warden/resolvers"
+)
+
+// Limits bound what one request may ask of the server.
+type Limits struct {
+	MaxBodyBytes   int64
+	MaxComplexity  int
+	MaxDepth       int
+	RequestTimeout time.Duration
+}
+
+// DefaultLimits suit interactive clients and scripts alike.
+var DefaultLimits = Limits{MaxBodyBytes: 1 << 20, MaxComplexity: 5000, MaxDepth: 12, RequestTimeout: 30 * time.Second}
+
+// Deps is what the HTTP surface is built from.
+type Deps struct {
+	Resolver   *resolvers.Resolver
+	DB         *sqlx.DB
+	Redis      redis.UniversalClient // nil: none configured
+	Limits     Limits
+	Production bool
+	Playground bool
+	Registry   *prometheus.Registry // nil: a fresh one
+}
+
+// NewHandler returns the whole HTTP surface.
+func NewHandler(d Deps) http.Handler {
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	m := newMetrics(d.Registry, d.DB)
+
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: d.Resolver, Directives: resolvers.Directives()}))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if !d.Production {
+		srv.Use(extension.Introspection{})
+	}
+	srv.SetDisableSuggestion(d.Production)
+	srv.Use(extension.FixedComplexityLimit(d.Limits.MaxComplexity))
+	srv.Use(depthLimit{max: d.Limits.MaxDepth})
+	srv.SetErrorPresenter(apperr.Present)
+	srv.SetRecoverFunc(apperr.Recover)
+	srv.AroundResponses(m.observe)
+
+	mux := http.NewServeMux()
+	gql := auth.Middleware(d.Resolver.Tokens, d.Resolver.SessionMiddleware(srv))
+	mux.Handle("/graphql", limitBody(d.Limits.MaxBodyBytes, withTimeout(d.Limits.RequestTimeout, gql)))
+	if d.Playground {
+		mux.Handle("/playground", playground.Handler("Warden", "/graphql",
+			playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer <token from login>", "X-Org-ID": "<org id>"})))
+		mux.Handle("/{$}", http.RedirectHandler("/playground", http.StatusFound))
+	}
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.Handle("/readyz", readiness(d.DB, d.Redis))
+	mux.Handle("/metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
+	return requestID(securityHeaders(mux))
+}
+
+// depthLimit refuses operations nested deeper than max: complexity alone
+// lets a narrow, very deep query through.
+type depthLimit struct{ max int }
+
+func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
+func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (l depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if d := selectionDepth(oc.Operation.SelectionSet, oc.Doc.Fragments, 0); d > l.max {
+		return &gqlerror.Error{Message: fmt.Sprintf("operation is %d levels deep; the limit is %d", d, l.max),
+			Extensions: map[string]any{"code": apperr.BadUserInput}}
+	}
+	return nil
+}
+
+func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, seen int) int {
+	if seen > 64 {
+		return seen // fragment cycles are rejected by validation; stay bounded anyway
+	}
+	max := 0
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			d = 1 + selectionDepth(s.SelectionSet, frags, seen+1)
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, frags, seen+1)
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil {
+				d = selectionDepth(f.SelectionSet, frags, seen+1)
+			}
+		}
+		if d > max {
+			max = d
+		}
+	}
+	return max
+}
+
+func limitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_, _ = w.Write([]byte(`{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}`))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func withTimeout(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+type requestIDKey struct{}
+
+// requestID tags each request (X-Request-ID, or a new one) for the logs.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if id == "" || len(id) > 64 {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-ID", id)
+		start := time.Now()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		slog.Debug("request", "id", id, "method", r.Method, "path", r.URL.Path, "ms", time.Since(start).Milliseconds())
+	})
+}
+
+func readiness(conn *sqlx.DB, rdb redis.UniversalClient) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		status, code := map[string]string{"postgres": "ok", "redis": "ok", "migrations": "ok"}, http.StatusOK
+		if err := conn.PingContext(ctx); err != nil {
+			status["postgres"], code = "unreachable", http.StatusServiceUnavailable
+		} else if pending, err := db.MigrationsPending(ctx, conn); err != nil || pending {
+			status["migrations"], code = "pending", http.StatusServiceUnavailable
+		}
+		switch {
+		case rdb == nil:
+			status["redis"] = "not configured"
+		case rdb.Ping(ctx).Err() != nil:
+			// Answers stay correct from Postgres, only slower: degraded, still ready.
+			status["redis"] = "degraded: unreachable, serving from Postgres"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(`{"postgres":"` + status["postgres"] + `","redis":"` + status["redis"] + `","migrations":"` + status["migrations"] + `"}`))
+	})
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newMetrics(reg *prometheus.Registry, conn *sqlx.DB) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "warden_graphql_requests_total",
+			Help: "GraphQL operations by operation name and outcome."}, []string{"operation", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "warden_graphql_duration_seconds",
+			Help: "GraphQL operation latency.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"operation"}),
+	}
+	reg.MustRegister(m.requests, m.latency, collectors.NewGoCollector(), collectors.NewDBStatsCollector(conn.DB, "warden"))
+	return m
+}
+
+func (m *metrics) observe(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	start := time.Now()
+	resp := next(ctx)
+	name := "unknown"
+	if graphql.HasOperationContext(ctx) {
+		if oc := graphql.GetOperationContext(ctx); oc.OperationName != "" {
+			name = oc.OperationName
+		} else if oc.Operation != nil {
+			name = string(oc.Operation.Operation)
+		}
+	}
+	outcome := "ok"
+	if resp != nil && len(resp.Errors) > 0 {
+		outcome = "error"
+	}
+	m.requests.WithLabelValues(name, outcome).Inc()
+	m.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	return resp
+}

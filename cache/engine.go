@@ -1,0 +1,234 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/jmoiron/sqlx"
+
+	"warden/access"
+	"warden/db"
+	"warden/records"
+)
+
+// Engine hands out the access state of an org as of the version current in
+// Postgres when the request asks. A request that starts after an
+// access-changing mutation returned reads a version at least as new as that
+// mutation's (it committed the version bump), so no revoked grant is served,
+// on any instance. An instance that is behind replays the change log rather
+// than rebuilding.
+type Engine struct {
+	DB *sqlx.DB
+
+	mu   sync.Mutex
+	orgs map[int64]*orgState
+}
+
+type orgState struct {
+	mu    sync.Mutex // serialises catch-up; readers use the published pair
+	snap  *access.Snapshot
+	index *access.Index
+}
+
+// NewEngine returns an engine reading from the database.
+func NewEngine(conn *sqlx.DB) *Engine {
+	return &Engine{DB: conn, orgs: map[int64]*orgState{}}
+}
+
+func (e *Engine) state(orgID int64) *orgState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.orgs[orgID]
+	if st == nil {
+		st = &orgState{}
+		e.orgs[orgID] = st
+	}
+	return st
+}
+
+// State returns the org's snapshot and index, caught up to the org's current
+// security version.
+func (e *Engine) State(ctx context.Context, orgID int64) (*access.Snapshot, *access.Index, error) {
+	version, err := db.CurrentVersion(ctx, e.DB, orgID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.StateAt(ctx, orgID, version)
+}
+
+// StateAt returns the org's state at version or newer.
+func (e *Engine) StateAt(ctx context.Context, orgID, version int64) (*access.Snapshot, *access.Index, error) {
+	st := e.state(orgID)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.snap != nil && st.index.Version() >= version {
+		return st.snap, st.index, nil
+	}
+	if st.snap == nil {
+		if err := e.build(ctx, st, orgID); err != nil {
+			return nil, nil, err
+		}
+		return st.snap, st.index, nil
+	}
+	if err := e.catchUp(ctx, st, orgID); err != nil {
+		return nil, nil, err
+	}
+	return st.snap, st.index, nil
+}
+
+// build loads the org from scratch.
+func (e *Engine) build(ctx context.Context, st *orgState, orgID int64) error {
+	data, err := db.LoadOrgData(ctx, e.DB, orgID)
+	if err != nil {
+		return err
+	}
+	snap, err := access.NewSnapshot(data)
+	if err != nil {
+		return fmt.Errorf("org %d snapshot: %w", orgID, err)
+	}
+	ix := access.NewIndex()
+	for _, m := range records.AllModules {
+		if err := e.loadModule(ctx, snap, ix, orgID, m); err != nil {
+			return err
+		}
+	}
+	shares, err := db.LoadShares(ctx, e.DB, orgID)
+	if err != nil {
+		return err
+	}
+	for _, sh := range shares {
+		if err := ix.AddShare(sh); err != nil {
+			return err
+		}
+	}
+	ix.SetVersion(data.Version)
+	st.snap, st.index = snap, ix
+	// Changes committed while we loaded are replayed now, so the state is
+	// exactly at (or past) the version read.
+	return e.catchUp(ctx, st, orgID)
+}
+
+// loadModule streams a module's records into the index with the criteria
+// rules each matches now.
+func (e *Engine) loadModule(ctx context.Context, snap *access.Snapshot, ix *access.Index, orgID int64, m access.Module) error {
+	fields := criteriaFields(snap, m)
+	return db.StreamRecordFields(ctx, e.DB, orgID, records.MetaOf(m), fields,
+		func(id, owner int64, parent *records.RecordKey, values map[string]any) error {
+			rec := access.IndexedRecord{Module: m, ID: id, OwnerID: owner, MatchingRules: snap.MatchingRules(m, values)}
+			if parent != nil {
+				rec.Parent = &access.RecordRef{Module: parent.Module, ID: parent.ID}
+			}
+			return ix.UpsertRecord(rec)
+		})
+}
+
+func criteriaFields(snap *access.Snapshot, m access.Module) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range snap.Rules(m) {
+		if r.Criteria == nil {
+			continue
+		}
+		for _, f := range access.ReferencedFields(r.Criteria) {
+			if !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// catchUp replays the change log after the index's version. Record and
+// share changes are applied to the index in place; any other change reloads
+// the snapshot, and a change of sharing rules recomputes that module's
+// criteria matches.
+func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
+	changes, err := db.ChangesSince(ctx, e.DB, orgID, st.index.Version())
+	if err != nil || len(changes) == 0 {
+		return err
+	}
+	snap := st.snap
+	var reloadSnap bool
+	rulesChanged := map[access.Module]bool{}
+	for _, c := range changes {
+		switch c.Kind {
+		case db.ChangeOrg:
+			reloadSnap = true
+		case db.ChangeRules:
+			var p struct {
+				Module access.Module `json:"module"`
+			}
+			if err := json.Unmarshal(c.Payload, &p); err != nil {
+				return err
+			}
+			reloadSnap, rulesChanged[p.Module] = true, true
+		}
+	}
+	if reloadSnap {
+		data, err := db.LoadOrgData(ctx, e.DB, orgID)
+		if err != nil {
+			return err
+		}
+		if snap, err = access.NewSnapshot(data); err != nil {
+			return fmt.Errorf("org %d snapshot: %w", orgID, err)
+		}
+	}
+	// The index is updated in place: each change is atomic under its lock,
+	// and a request that holds it sees each change whole. Requests that hold
+	// the previous snapshot may see newer record facts than it describes,
+	// which only ever reflects writes that have already committed.
+	ix := st.index
+	for _, c := range changes {
+		if err := applyChange(snap, ix, c); err != nil {
+			return fmt.Errorf("org %d change %d: %w", orgID, c.Version, err)
+		}
+	}
+	for m := range rulesChanged {
+		for _, r := range st.snap.Rules(m) {
+			ix.DropRule(r.ID)
+		}
+		if err := e.loadModule(ctx, snap, ix, orgID, m); err != nil {
+			return err
+		}
+	}
+	ix.SetVersion(changes[len(changes)-1].Version)
+	st.snap, st.index = snap, ix
+	return nil
+}
+
+func applyChange(snap *access.Snapshot, ix *access.Index, c db.Change) error {
+	switch c.Kind {
+	case db.ChangeRecordUpsert:
+		var rc db.RecordChange
+		if err := json.Unmarshal(c.Payload, &rc); err != nil {
+			return err
+		}
+		return ix.UpsertRecord(access.IndexedRecord{Module: rc.Module, ID: rc.ID, OwnerID: rc.Owner,
+			Parent: rc.Parent, MatchingRules: snap.MatchingRules(rc.Module, rc.Fields)})
+	case db.ChangeRecordDelete:
+		var rc db.RecordChange
+		if err := json.Unmarshal(c.Payload, &rc); err != nil {
+			return err
+		}
+		_, err := ix.DeleteRecord(rc.Module, rc.ID)
+		return err
+	case db.ChangeShareAdd:
+		var sc db.ShareChange
+		if err := json.Unmarshal(c.Payload, &sc); err != nil {
+			return err
+		}
+		return ix.AddShare(access.Share{Module: sc.Module, RecordID: sc.RecordID, Principal: sc.Principal,
+			Level: sc.Level, IncludeRelated: sc.IncludeRelated})
+	case db.ChangeShareRemove:
+		var sc db.ShareChange
+		if err := json.Unmarshal(c.Payload, &sc); err != nil {
+			return err
+		}
+		_, err := ix.RemoveShare(sc.Module, sc.RecordID, sc.Principal)
+		return err
+	}
+	return nil
+}

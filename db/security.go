@@ -1,0 +1,316 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"warden/access"
+)
+
+// CurrentVersion is the org's security version: Postgres is the source of
+// truth every request checks its cached access state against.
+func CurrentVersion(ctx context.Context, q sqlx.QueryerContext, orgID int64) (int64, error) {
+	var v int64
+	err := sqlx.GetContext(ctx, q, &v, `SELECT security_version FROM orgs WHERE id = $1`, orgID)
+	return v, notFound(err, "security version")
+}
+
+// Change kinds of the security change log.
+const (
+	ChangeRecordUpsert = "record.upsert" // payload: RecordChange
+	ChangeRecordDelete = "record.delete" // payload: RecordChange (module, id)
+	ChangeShareAdd     = "share.add"     // payload: ShareChange
+	ChangeShareRemove  = "share.remove"  // payload: ShareChange
+	ChangeRules        = "rules"         // payload: {"module": ...}: the module's rules changed
+	ChangeOrg          = "org"           // roles, members, groups, profiles, defaults, mode
+)
+
+// RecordChange is the payload of a record write: what the index needs.
+type RecordChange struct {
+	Module access.Module     `json:"module"`
+	ID     int64             `json:"id"`
+	Owner  int64             `json:"owner,omitempty"`
+	Parent *access.RecordRef `json:"parent,omitempty"`
+	Fields map[string]any    `json:"fields,omitempty"`
+}
+
+// ShareChange is the payload of a share or revoke.
+type ShareChange struct {
+	Module         access.Module    `json:"module"`
+	RecordID       int64            `json:"record"`
+	Principal      access.Principal `json:"principal"`
+	Level          access.Level     `json:"level"`
+	IncludeRelated bool             `json:"includeRelated"`
+}
+
+// Change is one entry of the change log.
+type Change struct {
+	Version int64           `db:"version"`
+	Kind    string          `db:"kind"`
+	Payload json.RawMessage `db:"payload"`
+}
+
+// LogSecurityChange bumps the org's security version and records the change,
+// in the caller's transaction: the write and the new version commit together,
+// and concurrent access-changing writes of one org are serialised by the
+// org row's lock, so the log has no gaps.
+func LogSecurityChange(ctx context.Context, tx *sqlx.Tx, orgID int64, kind string, payload any) (int64, error) {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return 0, fmt.Errorf("change payload: %w", err)
+	}
+	var v int64
+	if err := sqlx.GetContext(ctx, tx, &v, `UPDATE orgs SET security_version = security_version + 1 WHERE id = $1 RETURNING security_version`, orgID); err != nil {
+		return 0, wrap(err, "bump security version")
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO security_changes (org_id, version, kind, payload) VALUES ($1, $2, $3, $4)`,
+		orgID, v, kind, body); err != nil {
+		return 0, wrap(err, "log security change")
+	}
+	return v, nil
+}
+
+// ChangesSince lists the org's changes after version, oldest first.
+func ChangesSince(ctx context.Context, q sqlx.QueryerContext, orgID, version int64) ([]Change, error) {
+	var out []Change
+	err := sqlx.SelectContext(ctx, q, &out, `SELECT version, kind, payload FROM security_changes
+		WHERE org_id = $1 AND version > $2 ORDER BY version`, orgID, version)
+	return out, wrap(err, "changes since")
+}
+
+type ruleRow struct {
+	ID               int64          `db:"id"`
+	Module           string         `db:"module"`
+	Name             string         `db:"name"`
+	SourceType       sql.NullString `db:"source_type"`
+	SourceID         sql.NullInt64  `db:"source_id"`
+	Criteria         []byte         `db:"criteria"`
+	TargetType       string         `db:"target_type"`
+	TargetID         int64          `db:"target_id"`
+	Access           string         `db:"access"`
+	SuperiorsAllowed bool           `db:"superiors_allowed"`
+}
+
+// LoadOrgData reads everything of an org the access snapshot is built from,
+// in one repeatable-read transaction so the parts agree with the version.
+func LoadOrgData(ctx context.Context, d *sqlx.DB, orgID int64) (access.OrgData, error) {
+	out := access.OrgData{OrgID: orgID, Defaults: map[access.Module]access.Level{}}
+	tx, err := d.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return out, wrap(err, "begin")
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	org, err := OrgByID(ctx, tx, orgID)
+	if err != nil {
+		return out, err
+	}
+	out.Version = org.SecurityVersion
+	if out.HierarchyMode, err = access.ParseHierarchyMode(org.HierarchyMode); err != nil {
+		return out, err
+	}
+	roles, err := RolesOfOrg(ctx, tx, orgID)
+	if err != nil {
+		return out, err
+	}
+	for _, r := range roles {
+		out.Roles = append(out.Roles, access.Role{ID: r.Key, ParentID: r.ParentID.Int64, Name: r.Name, ShareWithPeers: r.ShareWithPeers})
+	}
+	var members []*Member
+	if err := sqlx.SelectContext(ctx, tx, &members, `SELECT `+memberColumns+` FROM members m JOIN users u ON u.id = m.user_id
+		WHERE m.org_id = $1 ORDER BY m.id`, orgID); err != nil {
+		return out, wrap(err, "members")
+	}
+	for _, m := range members {
+		out.Members = append(out.Members, access.Member{ID: m.Key, RoleID: m.RoleID, ProfileID: m.ProfileID,
+			ReportsToID: m.ReportsToID.Int64, Active: m.Active(), Name: m.Name})
+	}
+	profiles, err := ProfilesOfOrg(ctx, tx, orgID)
+	if err != nil {
+		return out, err
+	}
+	fieldPerms, err := loadFieldPermissions(ctx, tx, orgID)
+	if err != nil {
+		return out, err
+	}
+	for _, p := range profiles {
+		ap, err := toAccessProfile(p)
+		if err != nil {
+			return out, err
+		}
+		ap.Fields = fieldPerms[p.Key]
+		out.Profiles = append(out.Profiles, ap)
+	}
+	if out.Groups, err = loadGroups(ctx, tx, orgID); err != nil {
+		return out, err
+	}
+	var defaults []struct {
+		Module string `db:"module"`
+		Access string `db:"default_access"`
+	}
+	if err := sqlx.SelectContext(ctx, tx, &defaults, `SELECT module, default_access FROM module_sharing WHERE org_id = $1`, orgID); err != nil {
+		return out, wrap(err, "module sharing")
+	}
+	for _, d := range defaults {
+		l, err := access.DefaultAccess(d.Access).Level()
+		if err != nil {
+			return out, err
+		}
+		out.Defaults[access.Module(d.Module)] = l
+	}
+	var rules []ruleRow
+	if err := sqlx.SelectContext(ctx, tx, &rules, `SELECT id, module, name, source_type, source_id, criteria, target_type,
+		target_id, access, superiors_allowed FROM sharing_rules WHERE org_id = $1 ORDER BY id`, orgID); err != nil {
+		return out, wrap(err, "sharing rules")
+	}
+	for _, r := range rules {
+		rule, err := r.toAccess()
+		if err != nil {
+			return out, err
+		}
+		out.Rules = append(out.Rules, rule)
+	}
+	return out, nil
+}
+
+// ToAccessProfile converts a profile row to the engine's form.
+func toAccessProfile(p *Profile) (access.Profile, error) {
+	ap := access.Profile{ID: p.Key, Name: p.Name, Administrator: p.IsAdmin, Modules: map[access.Module]access.PermissionSet{}}
+	for mod, names := range p.ModulePermissions {
+		set, err := access.ParsePermissionSet(names)
+		if err != nil {
+			return ap, err
+		}
+		ap.Modules[access.Module(mod)] = set
+	}
+	for _, s := range p.SetupPermissions {
+		sp, err := access.ParseSetupPermission(s)
+		if err != nil {
+			return ap, err
+		}
+		ap.Setup = ap.Setup.With(sp)
+	}
+	return ap, nil
+}
+
+func loadFieldPermissions(ctx context.Context, q sqlx.QueryerContext, orgID int64) (map[int64]map[access.Module]map[string]access.FieldAccess, error) {
+	var rows []struct {
+		ProfileID int64  `db:"profile_id"`
+		Module    string `db:"module"`
+		Field     string `db:"field"`
+		Access    string `db:"access"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT profile_id, module, field, access FROM field_permissions WHERE org_id = $1`, orgID); err != nil {
+		return nil, wrap(err, "field permissions")
+	}
+	out := map[int64]map[access.Module]map[string]access.FieldAccess{}
+	for _, r := range rows {
+		byMod := out[r.ProfileID]
+		if byMod == nil {
+			byMod = map[access.Module]map[string]access.FieldAccess{}
+			out[r.ProfileID] = byMod
+		}
+		if byMod[access.Module(r.Module)] == nil {
+			byMod[access.Module(r.Module)] = map[string]access.FieldAccess{}
+		}
+		fa, err := access.ParseFieldAccess(r.Access)
+		if err != nil {
+			return nil, err
+		}
+		byMod[access.Module(r.Module)][r.Field] = fa
+	}
+	return out, nil
+}
+
+func loadGroups(ctx context.Context, q sqlx.QueryerContext, orgID int64) ([]access.Group, error) {
+	var groups []struct {
+		ID   int64  `db:"id"`
+		Name string `db:"name"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &groups, `SELECT id, name FROM groups WHERE org_id = $1 ORDER BY id`, orgID); err != nil {
+		return nil, wrap(err, "groups")
+	}
+	var members []struct {
+		GroupID int64  `db:"group_id"`
+		Type    string `db:"principal_type"`
+		ID      int64  `db:"principal_id"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &members, `SELECT group_id, principal_type, principal_id FROM group_members
+		WHERE org_id = $1 ORDER BY group_id, principal_type, principal_id`, orgID); err != nil {
+		return nil, wrap(err, "group members")
+	}
+	byGroup := map[int64][]access.Principal{}
+	for _, m := range members {
+		t, err := access.ParsePrincipalType(m.Type)
+		if err != nil {
+			return nil, err
+		}
+		byGroup[m.GroupID] = append(byGroup[m.GroupID], access.Principal{Type: t, ID: m.ID})
+	}
+	out := make([]access.Group, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, access.Group{ID: g.ID, Name: g.Name, Members: byGroup[g.ID]})
+	}
+	return out, nil
+}
+
+func (r ruleRow) toAccess() (access.SharingRule, error) {
+	rule := access.SharingRule{ID: r.ID, Module: access.Module(r.Module), Name: r.Name, SuperiorsAllowed: r.SuperiorsAllowed}
+	tt, err := access.ParsePrincipalType(r.TargetType)
+	if err != nil {
+		return rule, err
+	}
+	rule.Target = access.Principal{Type: tt, ID: r.TargetID}
+	if rule.Level, err = access.ParseLevel(r.Access); err != nil {
+		return rule, err
+	}
+	if r.SourceType.Valid {
+		st, err := access.ParsePrincipalType(r.SourceType.String)
+		if err != nil {
+			return rule, err
+		}
+		rule.Source = &access.Principal{Type: st, ID: r.SourceID.Int64}
+	}
+	if len(r.Criteria) > 0 {
+		var c access.Criteria
+		if err := json.Unmarshal(r.Criteria, &c); err != nil {
+			return rule, fmt.Errorf("rule %d criteria: %w", r.ID, err)
+		}
+		rule.Criteria = &c
+	}
+	return rule, nil
+}
+
+// LoadShares reads every record share of the org.
+func LoadShares(ctx context.Context, q sqlx.QueryerContext, orgID int64) ([]access.Share, error) {
+	var rows []struct {
+		Module         string `db:"module"`
+		RecordID       int64  `db:"record_id"`
+		Type           string `db:"principal_type"`
+		PrincipalID    int64  `db:"principal_id"`
+		Access         string `db:"access"`
+		IncludeRelated bool   `db:"include_related"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT module, record_id, principal_type, principal_id, access, include_related
+		FROM record_shares WHERE org_id = $1`, orgID); err != nil {
+		return nil, wrap(err, "record shares")
+	}
+	out := make([]access.Share, 0, len(rows))
+	for _, r := range rows {
+		t, err := access.ParsePrincipalType(r.Type)
+		if err != nil {
+			return nil, err
+		}
+		l, err := access.ParseLevel(r.Access)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, access.Share{Module: access.Module(r.Module), RecordID: r.RecordID,
+			Principal: access.Principal{Type: t, ID: r.PrincipalID}, Level: l, IncludeRelated: r.IncludeRelated})
+	}
+	return out, nil
+}

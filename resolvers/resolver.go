@@ -1,0 +1,18 @@
+package resolvers
+
+import (
+	"github.com/jmoiron/sqlx"
+
+	"warden/auth"
+	"warden/cache"
+	"warden/records"
+)
+
+// Resolver holds what every resolver needs. Resolvers stay thin: they parse
+// arguments, ask the access engine, call db, and map the result.
+type Resolver struct {
+	DB      *sqlx.DB
+	Tokens  *auth.Issuer
+	Cursors records.CursorCodec
+	Engine  *cache.Engine
+}

@@ -1,0 +1,82 @@
+package resolvers
+
+import (
+	"context"
+
+	"warden/access"
+	"warden/apperr"
+	"warden/db"
+	"warden/records"
+)
+
+// Everything here asks the access engine; no rule is decided in resolvers.
+
+// visibleSet is the viewer's visible records of a module, computed once per
+// request and org.
+func (sc *scope) visibleSet(m access.Module) access.VisibleSet {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if v, ok := sc.visible[m]; ok {
+		return v
+	}
+	v := sc.snap.VisibleSet(sc.index, sc.member.Key, m)
+	sc.visible[m] = v
+	return v
+}
+
+// dbVisible is the visible set in the form the repository plans with.
+func (sc *scope) dbVisible(m access.Module) db.Visible {
+	v := sc.visibleSet(m)
+	return db.Visible{All: v.All, IDs: v.IDs}
+}
+
+// requireModule fails FORBIDDEN unless the viewer's profile holds perm on m
+// (and view, without which the module is closed to the member).
+func (sc *scope) requireModule(m access.Module, perm access.Permission) error {
+	if !sc.snap.Can(sc.member.Key, m, access.PermView) {
+		return apperr.NewForbidden("your profile has no access to %s", m)
+	}
+	if perm != access.PermView && !sc.snap.Can(sc.member.Key, m, perm) {
+		return apperr.NewForbidden("your profile lacks the %s permission on %s", perm, m)
+	}
+	return nil
+}
+
+// explain is the viewer's access to one record, from the index the list was
+// planned with: the same grant table that decided visibility.
+func (sc *scope) explain(m access.Module, id int64) access.Explanation {
+	facts, ok := sc.index.Facts(m, id)
+	if !ok {
+		return access.Explanation{} // unknown to the index: fail closed
+	}
+	return sc.snap.Explain(sc.member.Key, facts)
+}
+
+// fieldAccess is the viewer's access to one field of a module.
+func (sc *scope) fieldAccess(m access.Module, field string) access.FieldAccess {
+	return sc.snap.FieldAccess(sc.member.Key, m, field)
+}
+
+// checkReadableOperands refuses a filter or ordering on a hidden field before
+// any data is read, so nobody learns a hidden value by sorting or counting.
+func (sc *scope) checkReadableOperands(m access.Module, ops []records.Operand) error {
+	for _, op := range ops {
+		if op.Field != nil && op.Field.System {
+			continue
+		}
+		if sc.fieldAccess(m, op.Name()) == access.FieldHidden {
+			return apperr.NewFieldForbidden("field %s of %s is hidden from your profile", op.Name(), m)
+		}
+	}
+	return nil
+}
+
+// recordVisible reports whether the viewer may read the record.
+func (sc *scope) recordVisible(m access.Module, id int64) bool {
+	return sc.visibleSet(m).Contains(id)
+}
+
+// scopeOfRecord is the caller's scope in the record's org.
+func scopeOfRecord(ctx context.Context, rec records.Record) (*scope, error) {
+	return scopeOf(ctx, rec.Base().OrgID)
+}

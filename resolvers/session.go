@@ -1,0 +1,167 @@
+package resolvers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+
+	"github.com/jmoiron/sqlx"
+
+	"warden/access"
+	"warden/apperr"
+	"warden/auth"
+	"warden/dataloaders"
+	"warden/db"
+	"warden/ids"
+)
+
+// session is one request's view of the caller: who they are, which org the
+// request acts in, and the scope of every org it touches.
+type session struct {
+	r           *Resolver
+	userID      int64
+	activeOrgID int64
+	authErr     error
+
+	mu     sync.Mutex
+	scopes map[int64]*scope
+}
+
+// scope is the caller acting in one org: their membership, the org's access
+// state at the version read for this request, and the org's loaders.
+type scope struct {
+	org     *db.Org
+	member  *db.Member
+	snap    *access.Snapshot
+	index   *access.Index
+	loaders *dataloaders.Loaders
+	conn    *sqlx.DB
+
+	mu      sync.Mutex
+	visible map[access.Module]access.VisibleSet
+}
+
+type sessionKey struct{}
+
+func sessionFrom(ctx context.Context) *session {
+	s, _ := ctx.Value(sessionKey{}).(*session)
+	return s
+}
+
+// SessionMiddleware resolves the active org of each request: the X-Org-ID
+// header, else the user's default org. A request naming an org the caller is
+// not an ACTIVE member of is refused with FORBIDDEN before anything runs.
+func (r *Resolver) SessionMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		ctx := req.Context()
+		s := &session{r: r, scopes: map[int64]*scope{}, authErr: auth.AuthErrorFrom(ctx)}
+		if id, ok := auth.IdentityFrom(ctx); ok {
+			s.userID = id.UserID
+			if h := req.Header.Get("X-Org-ID"); h != "" {
+				orgID, err := ids.Decode(ids.Org, h)
+				if err == nil {
+					_, err = s.scope(ctx, orgID)
+				}
+				if err != nil {
+					writeGraphQLError(w, http.StatusForbidden, apperr.Forbidden, "you are not an active member of the org in X-Org-ID")
+					return
+				}
+				s.activeOrgID = orgID
+			} else if u, err := db.UserByID(ctx, r.DB, s.userID); err == nil && u.DefaultOrgID.Valid {
+				s.activeOrgID = u.DefaultOrgID.Int64
+			}
+		}
+		next.ServeHTTP(w, req.WithContext(context.WithValue(ctx, sessionKey{}, s)))
+	})
+}
+
+// requireUser returns the signed-in user's id or UNAUTHENTICATED.
+func requireUser(ctx context.Context) (*session, error) {
+	s := sessionFrom(ctx)
+	if s == nil {
+		return nil, apperr.NewUnauthenticated("sign in first: send Authorization: Bearer <token>")
+	}
+	if s.authErr != nil {
+		return nil, apperr.NewUnauthenticated("the token is invalid or expired: sign in again")
+	}
+	if s.userID == 0 {
+		return nil, apperr.NewUnauthenticated("sign in first: send Authorization: Bearer <token>")
+	}
+	return s, nil
+}
+
+// activeScope is the scope of the org the request acts in.
+func activeScope(ctx context.Context) (*scope, error) {
+	s, err := requireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.activeOrgID == 0 {
+		return nil, apperr.NewForbidden("no active org: send X-Org-ID or set a default org")
+	}
+	return s.scope(ctx, s.activeOrgID)
+}
+
+// scopeOf is the caller's scope in the org; FORBIDDEN when they are not an
+// ACTIVE member there (and nothing about the org is revealed).
+func scopeOf(ctx context.Context, orgID int64) (*scope, error) {
+	s, err := requireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.scope(ctx, orgID)
+}
+
+var errNotMember = apperr.NewForbidden("you are not an active member of this org")
+
+func (s *session) scope(ctx context.Context, orgID int64) (*scope, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sc, ok := s.scopes[orgID]; ok {
+		if sc == nil {
+			return nil, errNotMember
+		}
+		return sc, nil
+	}
+	m, err := db.MemberOfUser(ctx, s.r.DB, orgID, s.userID)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && !m.Active()) {
+		s.scopes[orgID] = nil
+		return nil, errNotMember
+	}
+	if err != nil {
+		return nil, err
+	}
+	org, err := db.OrgByID(ctx, s.r.DB, orgID)
+	if err != nil {
+		return nil, err
+	}
+	snap, ix, err := s.r.Engine.State(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	sc := &scope{org: org, member: m, snap: snap, index: ix,
+		conn: s.r.DB, loaders: dataloaders.New(s.r.DB, orgID), visible: map[access.Module]access.VisibleSet{}}
+	s.scopes[orgID] = sc
+	return sc, nil
+}
+
+// forget drops the request's scopes after a write that changes access, so
+// the rest of the request sees the new state.
+func (s *session) forget() {
+	s.mu.Lock()
+	s.scopes = map[int64]*scope{}
+	s.mu.Unlock()
+}
+
+func writeGraphQLError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"errors":[{"message":` + quoteJSON(msg) + `,"extensions":{"code":"` + code + `"}}],"data":null}`))
+}
+
+func quoteJSON(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,171 @@
+// Command warden is the Warden CRM server.
+//
+//	warden [serve] [--seed]   migrate, optionally seed the demo, and serve
+//	warden migrate            apply database migrations and exit
+//	warden seed               load the demo data (once) and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"warden/api"
+	"warden/auth"
+	"warden/cache"
+	"warden/db"
+	"warden/demo"
+	"warden/records"
+	"warden/resolvers"
+)
+
+// config is read from the environment; every setting has a default that
+// works on a developer's machine.
+type config struct {
+	DatabaseURL string
+	RedisURL    string
+	ListenAddr  string
+	TokenSecret string
+	TokenTTL    time.Duration
+	Production  bool
+	Playground  bool
+	LogLevel    slog.Level
+}
+
+func loadConfig() (config, error) {
+	c := config{
+		DatabaseURL: env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/warden?sslmode=disable"),
+		RedisURL:    env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		ListenAddr:  env("LISTEN_ADDR", ":8080"),
+		TokenSecret: os.Getenv("TOKEN_SECRET"),
+		Production:  env("WARDEN_ENV", "development") == "production",
+	}
+	ttl, err := time.ParseDuration(env("TOKEN_TTL", "12h"))
+	if err != nil || ttl < time.Minute {
+		return c, fmt.Errorf("TOKEN_TTL: want a duration of at least 1m, such as 12h")
+	}
+	c.TokenTTL = ttl
+	c.Playground = env("PLAYGROUND", map[bool]string{true: "false", false: "true"}[c.Production]) == "true"
+	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
+		return c, fmt.Errorf("LOG_LEVEL: want debug, info, warn or error")
+	}
+	return c, nil
+}
+
+func env(key, def string) string {
+	if v := strings.TrimSpace(os.Getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		slog.Error("warden", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	seed := fs.Bool("seed", false, "serve: load the demo data first when the database has none")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	conn, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := db.Migrate(ctx, conn); err != nil {
+		return err
+	}
+	switch cmd {
+	case "migrate":
+		slog.Info("migrations applied")
+		return nil
+	case "seed":
+		return seedDemo(ctx, conn)
+	case "serve":
+		if *seed {
+			if err := seedDemo(ctx, conn); err != nil {
+				return err
+			}
+		}
+		return serve(ctx, cfg, conn)
+	}
+	return fmt.Errorf("unknown command %q: want serve, migrate or seed", cmd)
+}
+
+func seedDemo(ctx context.Context, conn *sqlx.DB) error {
+	created, err := demo.Seed(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if created {
+		slog.Info("demo data loaded: sign in as " + demo.OwnerEmail + " / " + demo.Password)
+	}
+	return nil
+}
+
+func serve(ctx context.Context, cfg config, conn *sqlx.DB) error {
+	secret, err := auth.LoadOrCreateSecret(cfg.TokenSecret, auth.DefaultSecretPath, cfg.Production)
+	if err != nil {
+		return err
+	}
+	tokens, err := auth.NewIssuer(secret, cfg.TokenTTL, time.Now)
+	if err != nil {
+		return err
+	}
+	var rdb redis.UniversalClient
+	if opt, err := redis.ParseURL(cfg.RedisURL); err == nil {
+		rdb = redis.NewClient(opt)
+		defer rdb.Close()
+	} else {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	res := &resolvers.Resolver{DB: conn, Tokens: tokens, Cursors: records.CursorCodec{Secret: secret}, Engine: cache.NewEngine(conn)}
+	h := api.NewHandler(api.Deps{Resolver: res, DB: conn, Redis: rdb, Limits: api.DefaultLimits,
+		Production: cfg.Production, Playground: cfg.Playground})
+	srv := &http.Server{Addr: cfg.ListenAddr, Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	slog.Info("warden serving", "addr", cfg.ListenAddr, "playground", cfg.Playground)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// SIGTERM: stop accepting, let in-flight requests finish.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	slog.Info("warden stopped")
+	return nil
+}
