@@ -73,7 +73,7 @@ bench: services
 	DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' $(GO) run . bench --size $(SIZE)
 
 generate:
-	$(GO) run github.com/99designs/gqlgen generate
+	$(GO) generate ./...
 
 # Regenerate the GraphQL code and fail if that changes anything under version control.
 generate-check: generate

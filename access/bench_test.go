@@ -147,7 +147,6 @@ func buildBenchOrg() *benchOrg {
 }
 
 func getBench(b *testing.B) *benchOrg {
-	b.Helper()
 	benchOnce.Do(func() { bench = buildBenchOrg() })
 	return bench
 }

@@ -75,3 +75,45 @@ func denseOr(all *roaring.Bitmap, bms []*roaring.Bitmap) *roaring.Bitmap {
 	}
 	return out
 }
+
+func BenchmarkUnionDense(b *testing.B) {
+	o := getBench(b)
+	for _, v := range []struct {
+		name string
+		id   int64
+	}{{"depth3", o.depth3}, {"depth1", o.depth1}} {
+		bms := collectOwnerBitmaps(o, v.id)
+		want := roaring.FastOr(bms...)
+		if !union(bms).Equals(want) {
+			b.Fatal("union differs")
+		}
+		b.Run(v.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				union(bms)
+			}
+		})
+	}
+}
+
+func TestUnionProfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip()
+	}
+	o := getBench(nil)
+	bms := collectOwnerBitmaps(o, o.depth1)
+	var tot uint64
+	var conts int
+	for _, b := range bms {
+		tot += b.GetCardinality()
+		conts += len(b.ToArray()) / 1
+		st := b.Stats()
+		_ = st
+	}
+	t.Logf("bitmaps %d, total values %d", len(bms), tot)
+	start := testingNow()
+	for i := 0; i < 50; i++ {
+		union(bms)
+	}
+	t.Logf("union: %v per call", testingSince(start)/50)
+}

@@ -8,10 +8,10 @@ package resolvers
 import (
 	"context"
 	"warden/access"
-	"warden/ids"
 	"warden/db"
 	"warden/graph"
 	"warden/graph/model"
+	"warden/ids"
 	"warden/records"
 )
 
@@ -240,6 +240,96 @@ func (r *mutationResolver) DeleteTask(ctx context.Context, id string) (string, e
 	return r.deleteRecord(ctx, access.Module("TASKS"), id)
 }
 
+// CreateRole is the resolver for the createRole field.
+func (r *mutationResolver) CreateRole(ctx context.Context, input model.CreateRoleInput) (*db.Role, error) {
+	return r.createRole(ctx, input)
+}
+
+// UpdateRole is the resolver for the updateRole field.
+func (r *mutationResolver) UpdateRole(ctx context.Context, id string, input model.UpdateRoleInput) (*db.Role, error) {
+	return r.updateRole(ctx, id, input)
+}
+
+// MoveRole is the resolver for the moveRole field.
+func (r *mutationResolver) MoveRole(ctx context.Context, id string, parentID string) (*db.Role, error) {
+	return r.moveRole(ctx, id, parentID)
+}
+
+// DeleteRole is the resolver for the deleteRole field.
+func (r *mutationResolver) DeleteRole(ctx context.Context, id string, transferToRoleID string) (string, error) {
+	return r.deleteRole(ctx, id, transferToRoleID)
+}
+
+// AddMember is the resolver for the addMember field.
+func (r *mutationResolver) AddMember(ctx context.Context, input model.AddMemberInput) (*db.Member, error) {
+	return r.addMember(ctx, input)
+}
+
+// UpdateMember is the resolver for the updateMember field.
+func (r *mutationResolver) UpdateMember(ctx context.Context, id string, input model.UpdateMemberInput) (*db.Member, error) {
+	return r.updateMember(ctx, id, input)
+}
+
+// DeactivateMember is the resolver for the deactivateMember field.
+func (r *mutationResolver) DeactivateMember(ctx context.Context, id string) (*db.Member, error) {
+	return r.deactivateMember(ctx, id)
+}
+
+// ReactivateMember is the resolver for the reactivateMember field.
+func (r *mutationResolver) ReactivateMember(ctx context.Context, id string) (*db.Member, error) {
+	return r.reactivateMember(ctx, id)
+}
+
+// SetHierarchyMode is the resolver for the setHierarchyMode field.
+func (r *mutationResolver) SetHierarchyMode(ctx context.Context, mode model.HierarchyMode) (*model.OrgSettings, error) {
+	return r.setHierarchyMode(ctx, mode)
+}
+
+// SetModuleSharing is the resolver for the setModuleSharing field.
+func (r *mutationResolver) SetModuleSharing(ctx context.Context, module model.Module, defaultAccess model.DefaultAccess) (*model.OrgSettings, error) {
+	return r.setModuleSharing(ctx, module, defaultAccess)
+}
+
+// CreateGroup is the resolver for the createGroup field.
+func (r *mutationResolver) CreateGroup(ctx context.Context, input model.CreateGroupInput) (*model.Group, error) {
+	return r.createGroup(ctx, input)
+}
+
+// UpdateGroup is the resolver for the updateGroup field.
+func (r *mutationResolver) UpdateGroup(ctx context.Context, id string, input model.UpdateGroupInput) (*model.Group, error) {
+	return r.updateGroup(ctx, id, input)
+}
+
+// DeleteGroup is the resolver for the deleteGroup field.
+func (r *mutationResolver) DeleteGroup(ctx context.Context, id string) (string, error) {
+	return r.deleteGroup(ctx, id)
+}
+
+// CreateSharingRule is the resolver for the createSharingRule field.
+func (r *mutationResolver) CreateSharingRule(ctx context.Context, input model.CreateSharingRuleInput) (*model.SharingRule, error) {
+	return r.createSharingRule(ctx, input)
+}
+
+// UpdateSharingRule is the resolver for the updateSharingRule field.
+func (r *mutationResolver) UpdateSharingRule(ctx context.Context, id string, input model.UpdateSharingRuleInput) (*model.SharingRule, error) {
+	return r.updateSharingRule(ctx, id, input)
+}
+
+// DeleteSharingRule is the resolver for the deleteSharingRule field.
+func (r *mutationResolver) DeleteSharingRule(ctx context.Context, id string) (string, error) {
+	return r.deleteSharingRule(ctx, id)
+}
+
+// ShareRecords is the resolver for the shareRecords field.
+func (r *mutationResolver) ShareRecords(ctx context.Context, module model.Module, recordIds []string, shares []*model.RecordShareInput) ([]*model.RecordShare, error) {
+	return r.shareRecords(ctx, module, recordIds, shares)
+}
+
+// RevokeRecordShares is the resolver for the revokeRecordShares field.
+func (r *mutationResolver) RevokeRecordShares(ctx context.Context, module model.Module, recordIds []string, principals []*model.PrincipalInput) (int, error) {
+	return r.revokeRecordShares(ctx, module, recordIds, principals)
+}
+
 // Member is the resolver for the member field.
 func (r *orgResolver) Member(ctx context.Context, obj *db.Org) (*db.Member, error) {
 	sc, err := scopeOf(ctx, obj.Key)
@@ -440,6 +530,36 @@ func (r *queryResolver) OrgSettings(ctx context.Context) (*model.OrgSettings, er
 		return nil, err
 	}
 	return orgSettings(sc), nil
+}
+
+// Groups is the resolver for the groups field.
+func (r *queryResolver) Groups(ctx context.Context) ([]*model.Group, error) {
+	return r.groups(ctx)
+}
+
+// SharingRules is the resolver for the sharingRules field.
+func (r *queryResolver) SharingRules(ctx context.Context, module model.Module) ([]*model.SharingRule, error) {
+	return r.sharingRules(ctx, module)
+}
+
+// RecordShares is the resolver for the recordShares field.
+func (r *queryResolver) RecordShares(ctx context.Context, module model.Module, recordID string) ([]*model.RecordShare, error) {
+	return r.recordShares(ctx, module, recordID)
+}
+
+// AuditLog is the resolver for the auditLog field.
+func (r *queryResolver) AuditLog(ctx context.Context, first int, after *string, filter *model.AuditFilter) (*model.AuditEntryConnection, error) {
+	return r.auditLog(ctx, first, after, filter)
+}
+
+// AccessExplanation is the resolver for the accessExplanation field.
+func (r *queryResolver) AccessExplanation(ctx context.Context, module model.Module, recordID string, memberID string) (*model.AccessExplanation, error) {
+	return r.accessExplanation(ctx, module, recordID, memberID)
+}
+
+// WhoCanAccess is the resolver for the whoCanAccess field.
+func (r *queryResolver) WhoCanAccess(ctx context.Context, module model.Module, recordID string, first int, after *string) (*model.MemberAccessConnection, error) {
+	return r.whoCanAccess(ctx, module, recordID, first, after)
 }
 
 // Parent is the resolver for the parent field.

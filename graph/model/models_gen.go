@@ -12,6 +12,22 @@ import (
 	"warden/records"
 )
 
+type AccessExplanation struct {
+	Level       AccessLevel    `json:"level"`
+	Permissions *RecordAccess  `json:"permissions"`
+	Grants      []*AccessGrant `json:"grants"`
+}
+
+type AccessGrant struct {
+	Source GrantSource `json:"source"`
+	Level  AccessLevel `json:"level"`
+	// What the grant comes through, in words: a role, a manager, a rule, a share.
+	Via       string       `json:"via"`
+	Rule      *SharingRule `json:"rule,omitempty"`
+	Principal *Principal   `json:"principal,omitempty"`
+	Member    *db.Member   `json:"member,omitempty"`
+}
+
 type AccountConnection struct {
 	Edges      []*AccountEdge `json:"edges"`
 	PageInfo   *PageInfo      `json:"pageInfo"`
@@ -23,10 +39,61 @@ type AccountEdge struct {
 	Node   *records.Account `json:"node"`
 }
 
+type AddMemberInput struct {
+	Email       string  `json:"email"`
+	Name        string  `json:"name"`
+	Password    *string `json:"password,omitempty"`
+	RoleID      string  `json:"roleId"`
+	ProfileID   string  `json:"profileId"`
+	ReportsToID *string `json:"reportsToId,omitempty"`
+	ShiftID     *string `json:"shiftId,omitempty"`
+	TimeZone    *string `json:"timeZone,omitempty"`
+}
+
+type AuditEntry struct {
+	ID         string     `json:"id"`
+	At         time.Time  `json:"at"`
+	Actor      *db.Member `json:"actor,omitempty"`
+	Action     string     `json:"action"`
+	TargetType string     `json:"targetType"`
+	TargetID   *string    `json:"targetId,omitempty"`
+	Before     any        `json:"before,omitempty"`
+	After      any        `json:"after,omitempty"`
+}
+
+type AuditEntryConnection struct {
+	Edges      []*AuditEntryEdge `json:"edges"`
+	PageInfo   *PageInfo         `json:"pageInfo"`
+	TotalCount int               `json:"totalCount"`
+}
+
+type AuditEntryEdge struct {
+	Cursor string      `json:"cursor"`
+	Node   *AuditEntry `json:"node"`
+}
+
+type AuditFilter struct {
+	Action     *string `json:"action,omitempty"`
+	TargetType *string `json:"targetType,omitempty"`
+	ActorID    *string `json:"actorId,omitempty"`
+}
+
 type AuthPayload struct {
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	Viewer    *Viewer   `json:"viewer"`
+}
+
+type Condition struct {
+	Field string      `json:"field"`
+	Op    ConditionOp `json:"op"`
+	Value any         `json:"value,omitempty"`
+}
+
+type ConditionInput struct {
+	Field string      `json:"field"`
+	Op    ConditionOp `json:"op"`
+	Value any         `json:"value,omitempty"`
 }
 
 type ContactConnection struct {
@@ -40,9 +107,41 @@ type ContactEdge struct {
 	Node   *records.Contact `json:"node"`
 }
 
+type CreateGroupInput struct {
+	Name        string            `json:"name"`
+	Description *string           `json:"description,omitempty"`
+	Members     []*PrincipalInput `json:"members"`
+}
+
 type CreateOrgInput struct {
 	Name     string  `json:"name"`
 	TimeZone *string `json:"timeZone,omitempty"`
+}
+
+type CreateRoleInput struct {
+	Name           string  `json:"name"`
+	ParentID       *string `json:"parentId,omitempty"`
+	ShareWithPeers *bool   `json:"shareWithPeers,omitempty"`
+}
+
+type CreateSharingRuleInput struct {
+	Module           Module          `json:"module"`
+	Name             string          `json:"name"`
+	Source           *PrincipalInput `json:"source,omitempty"`
+	Criteria         *CriteriaInput  `json:"criteria,omitempty"`
+	Target           *PrincipalInput `json:"target"`
+	Access           RuleAccess      `json:"access"`
+	SuperiorsAllowed *bool           `json:"superiorsAllowed,omitempty"`
+}
+
+type Criteria struct {
+	Op         LogicalOp    `json:"op"`
+	Conditions []*Condition `json:"conditions"`
+}
+
+type CriteriaInput struct {
+	Op         LogicalOp         `json:"op"`
+	Conditions []*ConditionInput `json:"conditions"`
 }
 
 // A condition on a custom field, by its apiName; the value is typed by the field's definition.
@@ -97,6 +196,13 @@ type FloatFilter struct {
 	IsEmpty *bool     `json:"isEmpty,omitempty"`
 }
 
+type Group struct {
+	ID          string       `json:"id"`
+	Name        string       `json:"name"`
+	Description string       `json:"description"`
+	Members     []*Principal `json:"members"`
+}
+
 type IDFilter struct {
 	Eq      *string  `json:"eq,omitempty"`
 	Neq     *string  `json:"neq,omitempty"`
@@ -124,6 +230,23 @@ type LeadConnection struct {
 type LeadEdge struct {
 	Cursor string        `json:"cursor"`
 	Node   *records.Lead `json:"node"`
+}
+
+type MemberAccess struct {
+	Member      *db.Member    `json:"member"`
+	Level       AccessLevel   `json:"level"`
+	Permissions *RecordAccess `json:"permissions"`
+}
+
+type MemberAccessConnection struct {
+	Edges      []*MemberAccessEdge `json:"edges"`
+	PageInfo   *PageInfo           `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+type MemberAccessEdge struct {
+	Cursor string        `json:"cursor"`
+	Node   *MemberAccess `json:"node"`
 }
 
 type MemberConnection struct {
@@ -177,6 +300,19 @@ type PageInfo struct {
 	EndCursor   *string `json:"endCursor,omitempty"`
 }
 
+// A set of members: a user, a role, a role and its subordinates, or a group.
+type Principal struct {
+	Type PrincipalType `json:"type"`
+	ID   string        `json:"id"`
+	// The member's, role's or group's name; empty when it no longer exists.
+	Name string `json:"name"`
+}
+
+type PrincipalInput struct {
+	Type PrincipalType `json:"type"`
+	ID   string        `json:"id"`
+}
+
 type Query struct {
 }
 
@@ -187,6 +323,35 @@ type RecordAccess struct {
 	CanDelete      bool        `json:"canDelete"`
 	CanShare       bool        `json:"canShare"`
 	CanChangeOwner bool        `json:"canChangeOwner"`
+}
+
+type RecordShare struct {
+	Module         Module      `json:"module"`
+	RecordID       string      `json:"recordId"`
+	Principal      *Principal  `json:"principal"`
+	Access         ShareAccess `json:"access"`
+	IncludeRelated bool        `json:"includeRelated"`
+	SharedBy       *db.Member  `json:"sharedBy,omitempty"`
+	CreatedAt      time.Time   `json:"createdAt"`
+}
+
+type RecordShareInput struct {
+	Principal      *PrincipalInput `json:"principal"`
+	Access         ShareAccess     `json:"access"`
+	IncludeRelated *bool           `json:"includeRelated,omitempty"`
+}
+
+type SharingRule struct {
+	ID     string `json:"id"`
+	Module Module `json:"module"`
+	Name   string `json:"name"`
+	// Owner-based rules: records owned by members of source.
+	Source *Principal `json:"source,omitempty"`
+	// Criteria-based rules: records whose fields match.
+	Criteria         *Criteria  `json:"criteria,omitempty"`
+	Target           *Principal `json:"target"`
+	Access           RuleAccess `json:"access"`
+	SuperiorsAllowed bool       `json:"superiorsAllowed"`
 }
 
 type SignupInput struct {
@@ -226,6 +391,35 @@ type TimeFilter struct {
 	Gt      *time.Time `json:"gt,omitempty"`
 	Gte     *time.Time `json:"gte,omitempty"`
 	IsEmpty *bool      `json:"isEmpty,omitempty"`
+}
+
+type UpdateGroupInput struct {
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+	// replaces the members when given
+	Members []*PrincipalInput `json:"members,omitempty"`
+}
+
+type UpdateMemberInput struct {
+	RoleID    *string `json:"roleId,omitempty"`
+	ProfileID *string `json:"profileId,omitempty"`
+	// null clears the reporting manager
+	ReportsToID *string `json:"reportsToId,omitempty"`
+	TimeZone    *string `json:"timeZone,omitempty"`
+}
+
+type UpdateRoleInput struct {
+	Name           *string `json:"name,omitempty"`
+	ShareWithPeers *bool   `json:"shareWithPeers,omitempty"`
+}
+
+type UpdateSharingRuleInput struct {
+	Name             *string         `json:"name,omitempty"`
+	Source           *PrincipalInput `json:"source,omitempty"`
+	Criteria         *CriteriaInput  `json:"criteria,omitempty"`
+	Target           *PrincipalInput `json:"target,omitempty"`
+	Access           *RuleAccess     `json:"access,omitempty"`
+	SuperiorsAllowed *bool           `json:"superiorsAllowed,omitempty"`
 }
 
 type Viewer struct {
@@ -356,6 +550,75 @@ func (e *AccountOrderField) UnmarshalJSON(b []byte) error {
 }
 
 func (e AccountOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type ConditionOp string
+
+const (
+	ConditionOpEq       ConditionOp = "EQ"
+	ConditionOpNeq      ConditionOp = "NEQ"
+	ConditionOpIn       ConditionOp = "IN"
+	ConditionOpLt       ConditionOp = "LT"
+	ConditionOpLte      ConditionOp = "LTE"
+	ConditionOpGt       ConditionOp = "GT"
+	ConditionOpGte      ConditionOp = "GTE"
+	ConditionOpContains ConditionOp = "CONTAINS"
+	ConditionOpIsEmpty  ConditionOp = "IS_EMPTY"
+)
+
+var AllConditionOp = []ConditionOp{
+	ConditionOpEq,
+	ConditionOpNeq,
+	ConditionOpIn,
+	ConditionOpLt,
+	ConditionOpLte,
+	ConditionOpGt,
+	ConditionOpGte,
+	ConditionOpContains,
+	ConditionOpIsEmpty,
+}
+
+func (e ConditionOp) IsValid() bool {
+	switch e {
+	case ConditionOpEq, ConditionOpNeq, ConditionOpIn, ConditionOpLt, ConditionOpLte, ConditionOpGt, ConditionOpGte, ConditionOpContains, ConditionOpIsEmpty:
+		return true
+	}
+	return false
+}
+
+func (e ConditionOp) String() string {
+	return string(e)
+}
+
+func (e *ConditionOp) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ConditionOp(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ConditionOp", str)
+	}
+	return nil
+}
+
+func (e ConditionOp) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ConditionOp) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ConditionOp) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -797,6 +1060,61 @@ func (e *LeadOrderField) UnmarshalJSON(b []byte) error {
 }
 
 func (e LeadOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type LogicalOp string
+
+const (
+	LogicalOpAnd LogicalOp = "AND"
+	LogicalOpOr  LogicalOp = "OR"
+)
+
+var AllLogicalOp = []LogicalOp{
+	LogicalOpAnd,
+	LogicalOpOr,
+}
+
+func (e LogicalOp) IsValid() bool {
+	switch e {
+	case LogicalOpAnd, LogicalOpOr:
+		return true
+	}
+	return false
+}
+
+func (e LogicalOp) String() string {
+	return string(e)
+}
+
+func (e *LogicalOp) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = LogicalOp(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid LogicalOp", str)
+	}
+	return nil
+}
+
+func (e LogicalOp) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *LogicalOp) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e LogicalOp) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
