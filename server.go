@@ -3,10 +3,13 @@
 //	warden [serve] [--seed]   migrate, optionally seed the demo, and serve
 //	warden migrate            apply database migrations and exit
 //	warden seed               load the demo data (once) and exit
+//	warden bench [--size S|M] generate a large org and measure secured requests
 package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +26,7 @@ import (
 
 	"warden/api"
 	"warden/auth"
+	"warden/bench"
 	"warden/cache"
 	"warden/db"
 	"warden/demo"
@@ -35,6 +39,7 @@ import (
 type config struct {
 	DatabaseURL string
 	RedisURL    string
+	RedisPrefix string
 	ListenAddr  string
 	TokenSecret string
 	TokenTTL    time.Duration
@@ -47,6 +52,7 @@ func loadConfig() (config, error) {
 	c := config{
 		DatabaseURL: env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/warden?sslmode=disable"),
 		RedisURL:    env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		RedisPrefix: env("REDIS_PREFIX", "warden:"),
 		ListenAddr:  env("LISTEN_ADDR", ":8080"),
 		TokenSecret: os.Getenv("TOKEN_SECRET"),
 		Production:  env("WARDEN_ENV", "development") == "production",
@@ -84,6 +90,8 @@ func run(args []string) error {
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	seed := fs.Bool("seed", false, "serve: load the demo data first when the database has none")
+	size := fs.String("size", "S", "bench: S (2,000 members, 200,000 deals) or M (10,000 members, 1,000,000 deals)")
+	out := fs.String("out", "bench-results", "bench: where the report is written")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,7 +99,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
+	slog.SetDefault(slog.New(api.LogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -109,6 +117,8 @@ func run(args []string) error {
 		return nil
 	case "seed":
 		return seedDemo(ctx, conn)
+	case "bench":
+		return bench.Run(ctx, conn, bench.Options{Size: *size, DatabaseURL: cfg.DatabaseURL, RedisURL: cfg.RedisURL, OutDir: *out})
 	case "serve":
 		if *seed {
 			if err := seedDemo(ctx, conn); err != nil {
@@ -147,7 +157,10 @@ func serve(ctx context.Context, cfg config, conn *sqlx.DB) error {
 	} else {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
-	res := &resolvers.Resolver{DB: conn, Tokens: tokens, Cursors: records.CursorCodec{Secret: secret}, Engine: cache.NewEngine(conn)}
+	engine := cache.NewEngine(conn)
+	engine.Redis, engine.Prefix = rdb, cfg.RedisPrefix
+	go engine.Listen(ctx)
+	res := &resolvers.Resolver{DB: conn, Tokens: tokens, Cursors: records.CursorCodec{Secret: cursorKey(secret)}, Engine: engine}
 	h := api.NewHandler(api.Deps{Resolver: res, DB: conn, Redis: rdb, Limits: api.DefaultLimits,
 		Production: cfg.Production, Playground: cfg.Playground})
 	srv := &http.Server{Addr: cfg.ListenAddr, Handler: h, ReadHeaderTimeout: 10 * time.Second,
@@ -168,4 +181,12 @@ func serve(ctx context.Context, cfg config, conn *sqlx.DB) error {
 	}
 	slog.Info("warden stopped")
 	return nil
+}
+
+// cursorKey derives the cursor-signing key from the token secret, so one
+// secret never signs two kinds of things.
+func cursorKey(secret []byte) []byte {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("warden cursors"))
+	return mac.Sum(nil)
 }

@@ -13,7 +13,8 @@ import (
 // criteria rules, 20,000 shares, 50 groups.
 type benchOrg struct {
 	snap                      *Snapshot
-	ix                        *Index
+	ix                        *Index // hierarchy layer bound
+	plain                     *Index // no hierarchy layer
 	leaf, depth3, depth1, top int64
 	ids                       []int64
 	members                   []int64
@@ -143,6 +144,8 @@ func buildBenchOrg() *benchOrg {
 			panic(err)
 		}
 	}
+	b.plain = b.ix.Clone()
+	b.ix.BindHierarchy(b.snap)
 	return b
 }
 
@@ -153,20 +156,34 @@ func getBench(b *testing.B) *benchOrg {
 
 func BenchmarkVisibleSet(b *testing.B) {
 	o := getBench(b)
-	for _, v := range []struct {
+	for _, ix := range []struct {
 		name string
-		id   int64
-	}{{"leaf-rep", o.leaf}, {"depth3-manager", o.depth3}, {"depth1-manager", o.depth1}, {"top", o.top}} {
-		b.Run(v.name, func(b *testing.B) {
-			b.ReportAllocs()
-			var n uint64
-			for b.Loop() {
-				vs := o.snap.VisibleSet(o.ix, v.id, Deals)
-				n = vs.IDs.GetCardinality()
-			}
-			b.ReportMetric(float64(n), "visible")
-			b.ReportMetric(float64(len(o.snap.VisibleOwnerSet(v.id, Deals))), "owners")
-		})
+		ix   *Index
+	}{{"layer", o.ix}, {"nolayer", o.plain}} {
+		for _, v := range []struct {
+			name string
+			id   int64
+		}{{"leaf-rep", o.leaf}, {"depth3-manager", o.depth3}, {"depth1-manager", o.depth1}, {"top", o.top}} {
+			b.Run(ix.name+"/"+v.name, func(b *testing.B) {
+				b.ReportAllocs()
+				var n uint64
+				for b.Loop() {
+					vs := o.snap.VisibleSet(ix.ix, v.id, Deals)
+					n = vs.IDs.GetCardinality()
+				}
+				b.ReportMetric(float64(n), "visible")
+				b.ReportMetric(float64(len(o.snap.VisibleOwnerSet(v.id, Deals))), "owners")
+			})
+		}
+	}
+}
+
+func BenchmarkBindHierarchy(b *testing.B) {
+	o := getBench(b)
+	ix := o.plain.Clone()
+	for b.Loop() {
+		ix.BindHierarchy(nil)
+		ix.BindHierarchy(o.snap)
 	}
 }
 

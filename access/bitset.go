@@ -16,15 +16,6 @@ func (b bitset) or(o bitset) {
 	}
 }
 
-func (b bitset) intersects(o bitset) bool {
-	for i := range o {
-		if b[i]&o[i] != 0 {
-			return true
-		}
-	}
-	return false
-}
-
 func (b bitset) count() int {
 	n := 0
 	for _, w := range b {
@@ -44,4 +35,34 @@ func (b bitset) each(f func(i int32)) {
 			w &= w - 1
 		}
 	}
+}
+
+// rangeWords calls f with each word of the bit range [lo, hi) and the mask
+// of the range within it, while f returns true; it reports whether f always did.
+func rangeWords(lo, hi int32, f func(w int, mask uint64) bool) bool {
+	for lo < hi {
+		w := lo >> 6
+		end := min(hi, (w+1)<<6)
+		width := uint(end - lo)
+		mask := ^uint64(0)
+		if width < 64 {
+			mask = (uint64(1)<<width - 1)
+		}
+		mask <<= uint(lo & 63)
+		if !f(int(w), mask) {
+			return false
+		}
+		lo = end
+	}
+	return true
+}
+
+// allInRange reports whether every bit of [lo, hi) is set.
+func (b bitset) allInRange(lo, hi int32) bool {
+	return rangeWords(lo, hi, func(w int, mask uint64) bool { return b[w]&mask == mask })
+}
+
+// anyInRange reports whether some bit of [lo, hi) is set.
+func (b bitset) anyInRange(lo, hi int32) bool {
+	return !rangeWords(lo, hi, func(w int, mask uint64) bool { return b[w]&mask == 0 })
 }

@@ -218,7 +218,7 @@ func (ix *Index) UnmarshalBinary(data []byte) error {
 				owned = append(owned, b)
 			}
 		}
-		md.all = roaring.FastOr(owned...)
+		md.all = union(owned)
 		md.recs = make(map[uint32]recEntry, md.all.GetCardinality())
 		for code, b := range md.byOwner {
 			if b == nil {
@@ -226,12 +226,11 @@ func (ix *Index) UnmarshalBinary(data []byte) error {
 			}
 			it := b.Iterator()
 			for it.HasNext() {
-				id := it.Next()
-				if _, dup := md.recs[id]; dup {
-					return fmt.Errorf("%w: record with two owners", errCorrupt)
-				}
-				md.recs[id] = recEntry{owner: uint32(code), parentMod: -1}
+				md.recs[it.Next()] = recEntry{owner: uint32(code), parentMod: -1}
 			}
+		}
+		if uint64(len(md.recs)) != md.all.GetCardinality() {
+			return fmt.Errorf("%w: record with two owners", errCorrupt)
 		}
 		np := d.count(3)
 		for i := 0; i < np && d.err == nil; i++ {
@@ -313,5 +312,6 @@ func (ix *Index) UnmarshalBinary(data []byte) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.version, ix.ownerIDs, ix.ownerCode, ix.ruleMod, ix.mods = n.version, n.ownerIDs, n.ownerCode, n.ruleMod, n.mods
+	ix.hier = nil // derived from records: bind again
 	return nil
 }

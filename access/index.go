@@ -51,6 +51,7 @@ type Index struct {
 	ownerCode map[int64]uint32
 	ruleMod   map[int64]int8 // criteria rule id -> module index
 	mods      [numModules]modIndex
+	hier      *hierLayer // optional, see BindHierarchy
 }
 
 type recEntry struct {
@@ -237,6 +238,21 @@ func (ix *Index) codeFor(owner int64) uint32 {
 	return c
 }
 
+// addOwned and removeOwned keep the owner bitmaps and the hierarchy layer.
+func (ix *Index) addOwned(mi int, code, id uint32) {
+	ix.mods[mi].addOwned(code, id)
+	if ix.hier != nil {
+		ix.hier.owned(ix, mi, code, id, true)
+	}
+}
+
+func (ix *Index) removeOwned(mi int, code, id uint32) {
+	ix.mods[mi].removeOwned(code, id)
+	if ix.hier != nil {
+		ix.hier.owned(ix, mi, code, id, false)
+	}
+}
+
 func (md *modIndex) addOwned(code, id uint32) {
 	for int(code) >= len(md.byOwner) {
 		md.byOwner = append(md.byOwner, nil)
@@ -356,15 +372,15 @@ func (ix *Index) upsert(rec IndexedRecord) error {
 	old, exists := md.recs[id]
 	if !exists {
 		md.all.Add(id)
-		md.addOwned(code, id)
+		ix.addOwned(mi, code, id)
 		if pk.mod >= 0 {
 			addTo(md.children, pk, id)
 			ix.relatedFor(mi, id, pk, true)
 		}
 	} else {
 		if old.owner != code {
-			md.removeOwned(old.owner, id)
-			md.addOwned(code, id)
+			ix.removeOwned(mi, old.owner, id)
+			ix.addOwned(mi, code, id)
 		}
 		if opk, had := old.parent(); opk != pk {
 			if had {
@@ -411,7 +427,7 @@ func (ix *Index) delete(m Module, rid int64) (bool, error) {
 		return false, nil
 	}
 	md.all.Remove(id)
-	md.removeOwned(old.owner, id)
+	ix.removeOwned(mi, old.owner, id)
 	if pk, had := old.parent(); had {
 		removeFrom(md.children, pk, id)
 		ix.relatedFor(mi, id, pk, false)
@@ -669,6 +685,9 @@ func (ix *Index) Clone() *Index {
 	for k, v := range ix.ruleMod {
 		c.ruleMod[k] = v
 	}
+	if ix.hier != nil {
+		c.hier = ix.hier.clone()
+	}
 	for i := range ix.mods {
 		s, d := &ix.mods[i], &c.mods[i]
 		d.all = s.all.Clone()
@@ -710,6 +729,9 @@ func (ix *Index) SizeBytes() uint64 {
 	const mapEntry = 16 // swiss-table slot overhead, roughly
 	n := uint64(len(ix.ownerIDs))*(8+8+mapEntry) + uint64(len(ix.ruleMod))*(9+mapEntry)
 	sum := func(b *roaring.Bitmap) uint64 { return b.GetSizeInBytes() + 48 }
+	if ix.hier != nil {
+		n += ix.hier.sizeBytes()
+	}
 	for i := range ix.mods {
 		md := &ix.mods[i]
 		n += sum(md.all)

@@ -578,7 +578,7 @@ func TestRandomDifferential(t *testing.T) {
 	}
 	r := rand.New(rand.NewSource(20240601))
 	states := 0
-	defer func(v int) { complementMinOwners = v }(complementMinOwners)
+	defer func(v, a int) { complementMinOwners, aggMinMembers = v, a }(complementMinOwners, aggMinMembers)
 	for o := 0; o < orgs; o++ {
 		// Odd orgs take the complement path of VisibleSet whenever most
 		// owners are visible; even ones always union owner bitmaps.
@@ -586,6 +586,12 @@ func TestRandomDifferential(t *testing.T) {
 		if o%2 == 1 {
 			complementMinOwners = 1
 		}
+		// Orgs o%3 == 1 bind the hierarchy layer with every subtree
+		// aggregated and rebind it on every new snapshot; o%3 == 2 bind it
+		// with subtrees of 2+ members and leave it stale now and then (the
+		// fallback path); o%3 == 0 never bind it.
+		layer := o % 3
+		aggMinMembers = layer
 		w := newWorld(r)
 		snap, err := NewSnapshot(w.org)
 		if err != nil {
@@ -599,6 +605,9 @@ func TestRandomDifferential(t *testing.T) {
 				}
 			}
 		}
+		if layer > 0 {
+			ix.BindHierarchy(snap)
+		}
 		if !w.check(t, snap, ix, fmt.Sprintf("org %d initial", o)) {
 			return
 		}
@@ -608,9 +617,13 @@ func TestRandomDifferential(t *testing.T) {
 				if snap, err = NewSnapshot(w.org); err != nil {
 					t.Fatalf("org %d change %d (%s): %v", o, c, what, err)
 				}
+				if layer == 1 || (layer == 2 && r.Intn(3) > 0) {
+					ix.BindHierarchy(snap)
+				}
 			}
 			states++
-			if !w.check(t, snap, ix, fmt.Sprintf("org %d change %d (%s)", o, c, what)) {
+			step := fmt.Sprintf("org %d change %d (%s)", o, c, what)
+			if !w.check(t, snap, ix, step) || !checkLayer(t, ix, step) {
 				return
 			}
 		}
@@ -636,11 +649,48 @@ func TestRandomDifferential(t *testing.T) {
 		}
 		assertSameIndex(t, fmt.Sprintf("org %d round trip", o), ix, back)
 		assertSameIndex(t, fmt.Sprintf("org %d clone", o), ix, ix.Clone())
+		if !checkLayer(t, ix.Clone(), fmt.Sprintf("org %d clone", o)) {
+			return
+		}
 		if !w.check(t, snap, back, fmt.Sprintf("org %d after round trip", o)) {
 			return
 		}
 	}
 	t.Logf("%d orgs, %d states checked", orgs, states)
+}
+
+// checkLayer verifies that every aggregate of the hierarchy layer holds
+// exactly the records owned in its subtree.
+func checkLayer(t *testing.T, ix *Index, step string) bool {
+	t.Helper()
+	h := ix.hier
+	if h == nil {
+		return true
+	}
+	f := &h.snap.forest
+	for mi := range ix.mods {
+		md := &ix.mods[mi]
+		for node, slot := range h.aggNode {
+			if slot < 0 {
+				continue
+			}
+			want := roaring.New()
+			for _, m := range f.order[f.start[node]:f.end[node]] {
+				if c, ok := ix.ownerCode[h.snap.members[m].ID]; ok && int(c) < len(md.byOwner) && md.byOwner[c] != nil {
+					want.Or(md.byOwner[c])
+				}
+			}
+			got := h.aggs[mi][slot]
+			if got == nil {
+				got = roaring.New()
+			}
+			if !got.Equals(want) {
+				t.Errorf("%s: %s: aggregate of node %d has %v, want %v", step, Modules[mi], node, got, want)
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // assertSameIndex compares two indexes by content (owner codes aside).
@@ -800,10 +850,30 @@ func (w *world) change(t *testing.T, r *rand.Rand, snap *Snapshot, ix *Index) (s
 			}
 		}
 		return "groups change", true
-	case k < 97: // an org default changes
+	case k < 96: // an org default changes
 		m := Modules[r.Intn(len(Modules))]
 		w.org.Defaults[m] = Level(r.Intn(4))
 		return "default of " + string(m), true
+	case k < 98 && len(w.org.Members) > 2: // a membership is removed; its records stay
+		i := r.Intn(len(w.org.Members))
+		gone := w.org.Members[i].ID
+		w.org.Members = slices.Delete(w.org.Members, i, i+1)
+		for j := range w.org.Members {
+			if w.org.Members[j].ReportsToID == gone {
+				w.org.Members[j].ReportsToID = 0
+			}
+		}
+		for j := range w.org.Groups {
+			w.org.Groups[j].Members = slices.DeleteFunc(w.org.Groups[j].Members, func(p Principal) bool { return p == User(gone) })
+		}
+		for j := 0; j < len(w.org.Rules); j++ {
+			if rl := w.org.Rules[j]; rl.Target == User(gone) || (rl.Source != nil && *rl.Source == User(gone)) {
+				ix.DropRule(rl.ID)
+				w.org.Rules = slices.Delete(w.org.Rules, j, j+1)
+				j--
+			}
+		}
+		return fmt.Sprintf("member %d removed", gone), true
 	default: // hierarchy mode flips
 		w.org.HierarchyMode = 1 - w.org.HierarchyMode
 		return "hierarchy mode", true

@@ -61,6 +61,12 @@ type Snapshot struct {
 
 	principals [][]Principal // PrincipalsOf, per member
 
+	// forest is the active hierarchy (roles in ROLE mode, reporting lines
+	// in REPORTING mode) in Euler-tour positions, for the index's
+	// hierarchy layer; hierKey is exactly what it is built from.
+	forest  forest
+	hierKey []int64
+
 	rules         []SharingRule
 	ruleIdx       map[int64]int32
 	rulesByModule [numModules][]int32
@@ -105,7 +111,79 @@ func NewSnapshot(org OrgData) (*Snapshot, error) {
 	if err := s.buildRules(org.Rules); err != nil {
 		return nil, err
 	}
+	s.buildForest()
 	return s, nil
+}
+
+// forest is a hierarchy whose nodes own members: in ROLE mode a node is a
+// role and owns the role's members; in REPORTING mode a node is a member
+// and owns itself. Members are laid out in Euler-tour order ("positions"),
+// so a node's subtree is the positions [start, end) and its own members
+// [start, ownEnd).
+type forest struct {
+	order    []int32 // position -> member
+	pos      []int32 // member -> position
+	start    []int32
+	ownEnd   []int32
+	end      []int32
+	children [][]int32
+	roots    []int32
+	nodeOf   []int32 // member -> node
+	parent   []int32 // node -> parent node, -1 for a root
+}
+
+func (s *Snapshot) buildForest() {
+	f := &s.forest
+	n := len(s.members)
+	f.nodeOf = make([]int32, n)
+	if s.mode == HierarchyRole {
+		f.order = s.roleOrder
+		f.start = s.roleSubStart
+		f.end = s.roleSubEnd
+		f.parent = s.roleParent
+		f.ownEnd = make([]int32, len(s.roles))
+		f.children = make([][]int32, len(s.roles))
+		for r := range s.roles {
+			f.ownEnd[r] = s.roleSubStart[r] + int32(len(s.roleMems[r]))
+			if p := s.roleParent[r]; p >= 0 {
+				f.children[p] = append(f.children[p], int32(r))
+			} else {
+				f.roots = append(f.roots, int32(r))
+			}
+		}
+		copy(f.nodeOf, s.memberRole)
+	} else {
+		f.order = s.repOrder
+		f.start = s.repTin
+		f.end = s.repTout
+		f.parent = s.mgr
+		f.ownEnd = make([]int32, n)
+		f.children = make([][]int32, n)
+		for m := range s.members {
+			f.ownEnd[m] = s.repTin[m] + 1
+			f.nodeOf[m] = int32(m)
+			if p := s.mgr[m]; p >= 0 {
+				f.children[p] = append(f.children[p], int32(m))
+			} else {
+				f.roots = append(f.roots, int32(m))
+			}
+		}
+	}
+	f.pos = make([]int32, n)
+	for p, m := range f.order {
+		f.pos[m] = int32(p)
+	}
+	// Exactly what the forest is made of, in input order: two snapshots
+	// with equal keys have identical forests and member numbering.
+	key := make([]int64, 0, 2+2*len(s.roles)+3*len(s.members))
+	key = append(key, int64(s.mode), int64(len(s.roles)))
+	for _, r := range s.roles {
+		key = append(key, r.ID, r.ParentID)
+	}
+	for _, m := range s.members {
+		key = append(key, m.ID, m.RoleID, m.ReportsToID)
+	}
+	s.hierKey = key
 }
 
 func (s *Snapshot) buildRoles(roles []Role) error {

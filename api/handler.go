@@ -5,8 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -25,6 +26,7 @@ import (
 
 	"warden/apperr"
 	"warden/auth"
+	"warden/cache"
 	"warden/db"
 	"warden/graph"
 	"warden/resolvers"
@@ -58,6 +60,7 @@ func NewHandler(d Deps) http.Handler {
 		d.Registry = prometheus.NewRegistry()
 	}
 	m := newMetrics(d.Registry, d.DB)
+	registerCacheMetrics(d.Registry, &d.Resolver.Engine.Stats)
 
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: d.Resolver, Directives: resolvers.Directives()}))
 	srv.AddTransport(transport.Options{})
@@ -176,8 +179,10 @@ func requestID(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-ID", id)
 		start := time.Now()
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
-		slog.Debug("request", "id", id, "method", r.Method, "path", r.URL.Path, "ms", time.Since(start).Milliseconds())
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		accessLog(ctx, r, rec.status, start)
 	})
 }
 
@@ -238,4 +243,19 @@ func (m *metrics) observe(ctx context.Context, next graphql.ResponseHandler) *gr
 	m.requests.WithLabelValues(name, outcome).Inc()
 	m.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
 	return resp
+}
+
+// registerCacheMetrics exposes the access-state cache's counters.
+func registerCacheMetrics(reg *prometheus.Registry, st *cache.Stats) {
+	for name, c := range map[string]*atomic.Int64{
+		"warden_access_state_redis_hits_total":   &st.RedisHits,
+		"warden_access_state_redis_misses_total": &st.RedisMisses,
+		"warden_access_state_redis_errors_total": &st.RedisErrors,
+		"warden_access_state_builds_total":       &st.Builds,
+		"warden_access_state_catchups_total":     &st.CatchUps,
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name,
+			Help: "Access state cache: " + strings.TrimPrefix(name, "warden_access_state_") + "."},
+			func() float64 { return float64(c.Load()) }))
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
 
 	"warden/access"
 	"warden/db"
@@ -21,15 +22,22 @@ import (
 // than rebuilding.
 type Engine struct {
 	DB *sqlx.DB
+	// Redis, when set, shares org state between instances and carries
+	// change notifications; Prefix namespaces its keys.
+	Redis  redis.UniversalClient
+	Prefix string
+	Stats  Stats
 
 	mu   sync.Mutex
 	orgs map[int64]*orgState
 }
 
 type orgState struct {
-	mu    sync.Mutex // serialises catch-up; readers use the published pair
-	snap  *access.Snapshot
-	index *access.Index
+	mu     sync.Mutex // serialises catch-up; readers use the published pair
+	snap   *access.Snapshot
+	index  *access.Index
+	data   access.OrgData // what snap was built from, for the Redis copy
+	stored int64          // the version last written to Redis
 }
 
 // NewEngine returns an engine reading from the database.
@@ -78,8 +86,16 @@ func (e *Engine) StateAt(ctx context.Context, orgID, version int64) (*access.Sna
 	return st.snap, st.index, nil
 }
 
-// build loads the org from scratch.
+// build loads the org: from its Redis copy when there is one, else from
+// Postgres; either way it then replays the change log up to now.
 func (e *Engine) build(ctx context.Context, st *orgState, orgID int64) error {
+	if snap, ix, data, ok := e.loadShared(ctx, orgID); ok {
+		// The copy is consistent at its version; replay what it missed.
+		st.publish(snap, ix, data)
+		st.stored = ix.Version()
+		return e.catchUp(ctx, st, orgID)
+	}
+	e.Stats.Builds.Add(1)
 	data, err := db.LoadOrgData(ctx, e.DB, orgID)
 	if err != nil {
 		return err
@@ -104,10 +120,15 @@ func (e *Engine) build(ctx context.Context, st *orgState, orgID int64) error {
 		}
 	}
 	ix.SetVersion(data.Version)
-	st.snap, st.index = snap, ix
+	st.publish(snap, ix, data)
 	// Changes committed while we loaded are replayed now, so the state is
 	// exactly at (or past) the version read.
-	return e.catchUp(ctx, st, orgID)
+	if err := e.catchUp(ctx, st, orgID); err != nil {
+		return err
+	}
+	st.stored = st.index.Version()
+	e.storeShared(orgID, st.data, st.index)
+	return nil
 }
 
 // loadModule streams a module's records into the index with the criteria
@@ -150,7 +171,9 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 	if err != nil || len(changes) == 0 {
 		return err
 	}
+	e.Stats.CatchUps.Add(1)
 	snap := st.snap
+	data := st.data
 	var reloadSnap bool
 	rulesChanged := map[access.Module]bool{}
 	for _, c := range changes {
@@ -168,8 +191,7 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 		}
 	}
 	if reloadSnap {
-		data, err := db.LoadOrgData(ctx, e.DB, orgID)
-		if err != nil {
+		if data, err = db.LoadOrgData(ctx, e.DB, orgID); err != nil {
 			return err
 		}
 		if snap, err = access.NewSnapshot(data); err != nil {
@@ -195,7 +217,11 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 		}
 	}
 	ix.SetVersion(changes[len(changes)-1].Version)
-	st.snap, st.index = snap, ix
+	st.publish(snap, ix, data)
+	if ix.Version()-st.stored >= storeEvery {
+		st.stored = ix.Version()
+		e.storeShared(orgID, data, ix)
+	}
 	return nil
 }
 
@@ -231,4 +257,14 @@ func applyChange(snap *access.Snapshot, ix *access.Index, c db.Change) error {
 		return err
 	}
 	return nil
+}
+
+// publish makes a snapshot and index the org's current state. The index's
+// hierarchy layer (what makes a manager's visible set fast) is bound to the
+// snapshot in use; re-binding to an unchanged hierarchy costs microseconds.
+func (st *orgState) publish(snap *access.Snapshot, ix *access.Index, data access.OrgData) {
+	if snap != st.snap || ix != st.index {
+		ix.BindHierarchy(snap)
+	}
+	st.snap, st.index, st.data = snap, ix, data
 }

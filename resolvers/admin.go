@@ -31,13 +31,14 @@ func adminScope(ctx context.Context, perm access.SetupPermission) (*scope, error
 	return sc, nil
 }
 
-// adminWrite runs fn in a transaction, then forgets the request's scopes.
+// adminWrite runs fn in a transaction, then forgets the request's scopes
+// and tells other instances the active org changed.
 func (r *Resolver) adminWrite(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	if err := r.inTx(ctx, fn); err != nil {
 		return err
 	}
 	if s := sessionFrom(ctx); s != nil {
-		s.forget()
+		s.changed(s.activeOrgID)
 	}
 	return nil
 }

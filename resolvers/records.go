@@ -217,7 +217,7 @@ func (r *Resolver) createRecord(ctx context.Context, m access.Module, input map[
 	if err != nil {
 		return nil, err
 	}
-	sessionFrom(ctx).forget()
+	sessionFrom(ctx).changed(sc.org.Key)
 	return rec, nil
 }
 
@@ -252,7 +252,7 @@ func (r *Resolver) updateRecord(ctx context.Context, m access.Module, id string,
 	if err != nil {
 		return nil, err
 	}
-	sessionFrom(ctx).forget()
+	sessionFrom(ctx).changed(sc.org.Key)
 	return rec, nil
 }
 
@@ -294,7 +294,7 @@ func (r *Resolver) deleteRecord(ctx context.Context, m access.Module, id string)
 	if err != nil {
 		return "", err
 	}
-	sessionFrom(ctx).forget()
+	sessionFrom(ctx).changed(sc.org.Key)
 	return id, nil
 }
 

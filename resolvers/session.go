@@ -147,12 +147,14 @@ func (s *session) scope(ctx context.Context, orgID int64) (*scope, error) {
 	return sc, nil
 }
 
-// forget drops the request's scopes after a write that changes access, so
-// the rest of the request sees the new state.
-func (s *session) forget() {
+// changed is called after a write to an org commits: the request drops its
+// scopes so the rest of it sees the new state, and other instances are told
+// to catch up.
+func (s *session) changed(orgID int64) {
 	s.mu.Lock()
 	s.scopes = map[int64]*scope{}
 	s.mu.Unlock()
+	s.r.Engine.Notify(orgID)
 }
 
 func writeGraphQLError(w http.ResponseWriter, status int, code, msg string) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
 
 	"warden/api"
 	"warden/auth"
@@ -51,14 +52,44 @@ func New(t testing.TB) *Env {
 	return e
 }
 
-// NewHandler builds the production handler over a connection, as server.go does.
+// NewHandler builds the production handler over a connection, as server.go
+// does, with the tests' Redis.
 func NewHandler(t testing.TB, conn *sqlx.DB) http.Handler {
+	return NewHandlerWithRedis(t, conn, dbtest.RedisURL())
+}
+
+// NewHandlerWithRedis builds the handler with the Redis at redisURL.
+func NewHandlerWithRedis(t testing.TB, conn *sqlx.DB, redisURL string) http.Handler {
 	tokens, err := auth.NewIssuer(Secret, time.Hour, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := &resolvers.Resolver{DB: conn, Tokens: tokens, Cursors: records.CursorCodec{Secret: Secret}, Engine: cache.NewEngine(conn)}
-	return api.NewHandler(api.Deps{Resolver: res, DB: conn, Limits: api.DefaultLimits, Playground: true})
+	engine := cache.NewEngine(conn)
+	// Instances over one database share one Redis namespace, as production
+	// instances of one deployment do; other tests' keys never mix in.
+	var dbName string
+	if err := conn.Get(&dbName, `SELECT current_database()`); err != nil {
+		t.Fatal(err)
+	}
+	var rdb redis.UniversalClient
+	if opt, err := redis.ParseURL(redisURL); err == nil {
+		rdb = redis.NewClient(opt)
+		t.Cleanup(func() { _ = rdb.Close() })
+		engine.Redis, engine.Prefix = rdb, "test:"+dbName+":"
+		prefix := engine.Prefix
+		t.Cleanup(func() {
+			ctx := context.Background()
+			keys, _ := rdb.Keys(ctx, prefix+"*").Result()
+			if len(keys) > 0 {
+				_ = rdb.Del(ctx, keys...).Err()
+			}
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go engine.Listen(ctx)
+	}
+	res := &resolvers.Resolver{DB: conn, Tokens: tokens, Cursors: records.CursorCodec{Secret: Secret}, Engine: engine}
+	return api.NewHandler(api.Deps{Resolver: res, DB: conn, Redis: rdb, Limits: api.DefaultLimits, Playground: true})
 }
 
 // Response is a GraphQL response.

@@ -1,0 +1,179 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"warden/access"
+)
+
+// Redis is optional and never trusted for correctness: the version a request
+// must see always comes from Postgres. Redis holds each org's serialized
+// state (snapshot input and index) so a new or restarted instance warms an
+// org without rebuilding it from every record, and carries change
+// notifications so other instances catch up before their next request
+// arrives rather than during it. With Redis down, both fall back to
+// Postgres: slower, never less correct.
+
+const (
+	redisOpTimeout   = 250 * time.Millisecond
+	redisBlobTimeout = 2 * time.Second
+	// storeEvery is how far an org's state may run ahead of its Redis copy
+	// before the copy is refreshed; replaying that many changes is cheap.
+	storeEvery = 512
+)
+
+// Stats counts cache outcomes for /metrics.
+type Stats struct {
+	RedisHits, RedisMisses, RedisErrors, Builds, CatchUps atomic.Int64
+}
+
+type storedState struct {
+	Version int64
+	Org     []byte // access.OrgData as JSON
+	Index   []byte // access.Index binary
+}
+
+func (e *Engine) stateKey(orgID int64) string {
+	return e.Prefix + "org:" + strconv.FormatInt(orgID, 10) + ":state"
+}
+
+func (e *Engine) channel() string { return e.Prefix + "security-changes" }
+
+// loadShared restores an org's state from Redis; false when there is none
+// or Redis cannot be reached.
+func (e *Engine) loadShared(ctx context.Context, orgID int64) (*access.Snapshot, *access.Index, access.OrgData, bool) {
+	var data access.OrgData
+	if e.Redis == nil {
+		return nil, nil, data, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, redisBlobTimeout)
+	defer cancel()
+	blob, err := e.Redis.Get(ctx, e.stateKey(orgID)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		e.Stats.RedisMisses.Add(1)
+		return nil, nil, data, false
+	}
+	if err != nil {
+		e.Stats.RedisErrors.Add(1)
+		slog.Debug("redis: load org state", "org", orgID, "err", err)
+		return nil, nil, data, false
+	}
+	var st storedState
+	if err := gob.NewDecoder(bytes.NewReader(blob)).Decode(&st); err != nil {
+		e.Stats.RedisErrors.Add(1)
+		return nil, nil, data, false
+	}
+	if err := json.Unmarshal(st.Org, &data); err != nil {
+		e.Stats.RedisErrors.Add(1)
+		return nil, nil, data, false
+	}
+	snap, err := access.NewSnapshot(data)
+	if err != nil {
+		e.Stats.RedisErrors.Add(1)
+		return nil, nil, data, false
+	}
+	ix := access.NewIndex()
+	if err := ix.UnmarshalBinary(st.Index); err != nil {
+		e.Stats.RedisErrors.Add(1)
+		return nil, nil, data, false
+	}
+	ix.SetVersion(st.Version)
+	e.Stats.RedisHits.Add(1)
+	return snap, ix, data, true
+}
+
+// storeShared saves an org's state to Redis in the background.
+func (e *Engine) storeShared(orgID int64, data access.OrgData, ix *access.Index) {
+	if e.Redis == nil {
+		return
+	}
+	version := ix.Version()
+	indexBytes, err := ix.MarshalBinary()
+	if err != nil {
+		return
+	}
+	orgJSON, err := json.Marshal(data)
+	if err != nil {
+		return
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(storedState{Version: version, Org: orgJSON, Index: indexBytes}); err != nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), redisBlobTimeout)
+		defer cancel()
+		// Never replace a newer copy with an older one.
+		err := e.Redis.Watch(ctx, func(tx *redis.Tx) error {
+			if old, err := tx.Get(ctx, e.stateKey(orgID)).Bytes(); err == nil {
+				var st storedState
+				if gob.NewDecoder(bytes.NewReader(old)).Decode(&st) == nil && st.Version >= version {
+					return nil
+				}
+			}
+			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, e.stateKey(orgID), buf.Bytes(), 24*time.Hour)
+				return nil
+			})
+			return err
+		}, e.stateKey(orgID))
+		if err != nil {
+			e.Stats.RedisErrors.Add(1)
+		}
+	}()
+}
+
+// Notify tells the other instances that an org's access changed, so they
+// catch up before their next request for it. Best effort.
+func (e *Engine) Notify(orgID int64) {
+	if e.Redis == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), redisOpTimeout)
+	defer cancel()
+	if err := e.Redis.Publish(ctx, e.channel(), strconv.FormatInt(orgID, 10)).Err(); err != nil {
+		e.Stats.RedisErrors.Add(1)
+	}
+}
+
+// Listen catches up, in the background, every loaded org another instance
+// reports a change of, until ctx ends. It resubscribes after Redis outages.
+func (e *Engine) Listen(ctx context.Context) {
+	if e.Redis == nil {
+		return
+	}
+	for ctx.Err() == nil {
+		sub := e.Redis.Subscribe(ctx, e.channel())
+		for msg := range sub.Channel() {
+			orgID, err := strconv.ParseInt(msg.Payload, 10, 64)
+			if err != nil || !e.loaded(orgID) {
+				continue
+			}
+			if _, _, err := e.State(ctx, orgID); err != nil {
+				slog.Debug("background catch-up", "org", orgID, "err", err)
+			}
+		}
+		_ = sub.Close()
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (e *Engine) loaded(orgID int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.orgs[orgID]
+	return st != nil && st.snap != nil
+}
