@@ -306,6 +306,10 @@ func (r *Resolver) writableRecord(sc *scope, m access.Module, id string, perm ac
 	if err != nil || !sc.recordVisible(m, key) {
 		return 0, apperr.NewNotFound("no %s with id %s", m, id)
 	}
+	if _, exists := sc.index.Record(m, key); !exists {
+		// An administrator's visible set is every id: existence is the index's.
+		return 0, apperr.NewNotFound("no %s with id %s", m, id)
+	}
 	e := sc.explain(m, key)
 	allowed := false
 	switch perm {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 
@@ -64,8 +65,20 @@ func (r *Resolver) SessionMiddleware(next http.Handler) http.Handler {
 				if err == nil {
 					_, err = s.scope(ctx, orgID)
 				}
-				if err != nil {
+				switch {
+				case err == nil:
+				case errors.Is(err, ids.ErrMalformed) || errors.Is(err, errNotMember):
 					writeGraphQLError(w, http.StatusForbidden, apperr.Forbidden, "you are not an active member of the org in X-Org-ID")
+					return
+				default:
+					// Not the caller's fault, and not a reason to tell them
+					// they are not a member: fail closed, say it is ours.
+					slog.ErrorContext(ctx, "resolve active org", "org", orgID, "err", err)
+					code, msg := apperr.Internal, "internal error"
+					if apperr.Code(err) == apperr.Unavailable {
+						code, msg = apperr.Unavailable, "the server is busy or a dependency is unavailable; retry shortly"
+					}
+					writeGraphQLError(w, http.StatusServiceUnavailable, code, msg)
 					return
 				}
 				s.activeOrgID = orgID
