@@ -1,10 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -23,6 +26,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"warden/apperr"
 	"warden/auth"
@@ -135,17 +139,48 @@ func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, seen
 	return max
 }
 
+// limitBody refuses bodies over n bytes with 413, whether the client
+// announced the length or streamed the body in chunks, and POSTs that are
+// not JSON with 415: both answer a GraphQL error with a code.
 func limitBody(n int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > n {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			_, _ = w.Write([]byte(`{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}`))
+		if r.Method == http.MethodPost {
+			if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "application/graphql-response+json") {
+				writeError(w, http.StatusUnsupportedMediaType, "send the request as Content-Type: application/json")
+				return
+			}
+		}
+		if r.Method == http.MethodGet && getIsNotQuery(r) {
+			writeError(w, http.StatusMethodNotAllowed, "GET may only carry queries: send mutations as POST")
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, n)
+		if r.ContentLength > n {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: the limit is %d bytes", n))
+			return
+		}
+		if r.Body != nil && r.ContentLength < 0 {
+			body, err := io.ReadAll(io.LimitReader(r.Body, n+1))
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "could not read the request body")
+				return
+			}
+			if int64(len(body)) > n {
+				writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large: the limit is %d bytes", n))
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		} else if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": apperr.BadUserInput}}}})
+	_, _ = w.Write(b)
 }
 
 func withTimeout(d time.Duration, next http.Handler) http.Handler {
@@ -258,4 +293,20 @@ func registerCacheMetrics(reg *prometheus.Registry, st *cache.Stats) {
 			Help: "Access state cache: " + strings.TrimPrefix(name, "warden_access_state_") + "."},
 			func() float64 { return float64(c.Load()) }))
 	}
+}
+
+// getIsNotQuery reports whether a GET request asks for a mutation or a
+// subscription; GET must never change anything.
+func getIsNotQuery(r *http.Request) bool {
+	doc, err := parser.ParseQuery(&ast.Source{Input: r.URL.Query().Get("query")})
+	if err != nil {
+		return false // the GraphQL layer reports the syntax error with its code
+	}
+	name := r.URL.Query().Get("operationName")
+	for _, op := range doc.Operations {
+		if (name == "" || op.Name == name) && op.Operation != ast.Query {
+			return true
+		}
+	}
+	return false
 }

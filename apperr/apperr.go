@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -25,8 +24,15 @@ const (
 	LimitExceeded   = "LIMIT_EXCEEDED"
 	RateLimited     = "RATE_LIMITED"
 	Internal        = "INTERNAL"
-	Unavailable     = "UNAVAILABLE"
+	// Unavailable is how the server classifies a timeout or an unreachable
+	// dependency; it leaves as INTERNAL with extensions.retryable = true,
+	// since api.md's codes are a closed list.
+	Unavailable = "UNAVAILABLE"
 )
+
+// apiCodes are the codes api.md defines; no other code reaches a client.
+var apiCodes = map[string]bool{Unauthenticated: true, Forbidden: true, FieldForbidden: true, NotFound: true,
+	BadUserInput: true, Conflict: true, LimitExceeded: true, RateLimited: true, Internal: true}
 
 // Error is an error a client may see: a code and a message written for it.
 type Error struct {
@@ -97,9 +103,10 @@ func Present(ctx context.Context, err error) *gqlerror.Error {
 		if gqlErr.Extensions == nil {
 			gqlErr.Extensions = map[string]any{}
 		}
-		// GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED and friends: the
-		// request itself is malformed, which api.md calls BAD_USER_INPUT.
-		if c, _ := gqlErr.Extensions["code"].(string); c == "" || strings.HasPrefix(c, "GRAPHQL_") {
+		// GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED,
+		// COMPLEXITY_LIMIT_EXCEEDED and friends: the request itself is
+		// malformed or too big, which api.md calls BAD_USER_INPUT.
+		if c, _ := gqlErr.Extensions["code"].(string); !apiCodes[c] {
 			gqlErr.Extensions["code"] = BadUserInput
 		}
 		return gqlErr
@@ -119,6 +126,9 @@ func Present(ctx context.Context, err error) *gqlerror.Error {
 		out.Extensions = map[string]any{}
 	}
 	out.Extensions["code"] = code
+	if code == Unavailable {
+		out.Extensions["code"], out.Extensions["retryable"] = Internal, true
+	}
 	return out
 }
 

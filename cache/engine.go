@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
@@ -38,6 +39,7 @@ type orgState struct {
 	index  *access.Index
 	data   access.OrgData // what snap was built from, for the Redis copy
 	stored int64          // the version last written to Redis
+	ready  atomic.Bool    // published at least once: worth catching up in the background
 }
 
 // NewEngine returns an engine reading from the database.
@@ -267,4 +269,5 @@ func (st *orgState) publish(snap *access.Snapshot, ix *access.Index, data access
 		ix.BindHierarchy(snap)
 	}
 	st.snap, st.index, st.data = snap, ix, data
+	st.ready.Store(true)
 }

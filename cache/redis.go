@@ -175,5 +175,5 @@ func (e *Engine) loaded(orgID int64) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st := e.orgs[orgID]
-	return st != nil && st.snap != nil
+	return st != nil && st.ready.Load()
 }

@@ -128,6 +128,9 @@ func fc(meta *records.Meta, field, op string, v any) records.Expr {
 	if f == nil {
 		panic("no field " + field)
 	}
+	if n, ok := v.(int64); ok && field == "id" {
+		v = records.RecordKey{Module: meta.Module, ID: n} // filters name records by id
+	}
 	return records.Expr{Cond: &records.Cond{Operand: records.Operand{Field: f}, Op: op, Value: v}}
 }
 
@@ -210,7 +213,7 @@ func valueOf(rec records.Record, op records.Operand) any {
 	}
 	switch op.Field.Name {
 	case "id":
-		return h.Key
+		return records.RecordKey{Module: records.ModuleOf(rec), ID: h.Key}
 	case "owner":
 		return records.RecordKey{ID: h.OwnerID}
 	case "createdBy":

@@ -15,7 +15,10 @@ type Date struct{ time.Time }
 func ParseDate(s string) (Date, error) {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return Date{}, fmt.Errorf("date %q: want YYYY-MM-DD", s)
+		return Date{}, NewInputError("date %q: want a real date as YYYY-MM-DD", s)
+	}
+	if t.Year() < minYear || t.Year() > maxYear {
+		return Date{}, NewInputError("date %q is out of range (years %d to %d)", s, minYear, maxYear)
 	}
 	return Date{t}, nil
 }
@@ -29,7 +32,7 @@ func (d Date) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(d
 func (d *Date) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("date must be a string YYYY-MM-DD")
+		return NewInputError("a date must be a string YYYY-MM-DD")
 	}
 	p, err := ParseDate(s)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"warden/access"
@@ -244,6 +245,9 @@ func typedValue(op Operand, v any) (any, error) {
 		if !ok {
 			return nil, bad("a string")
 		}
+		if strings.ContainsRune(s, 0) {
+			return nil, NewInputError("%s: text must not contain NUL characters", op.Name())
+		}
 		return s, nil
 	case KindFloat:
 		f, ok := toFloat(v)
@@ -255,6 +259,9 @@ func typedValue(op Operand, v any) (any, error) {
 		f, ok := toFloat(v)
 		if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 			return nil, bad("an integer")
+		}
+		if op.Field != nil && math.Abs(f) > math.MaxInt32 {
+			return nil, NewInputError("%s: %v is out of range", op.Name(), v)
 		}
 		return int64(f), nil
 	case KindBool:
@@ -280,9 +287,9 @@ func typedValue(op Operand, v any) (any, error) {
 		case time.Time:
 			return t, nil
 		case string:
-			tt, err := time.Parse(time.RFC3339Nano, t)
+			tt, err := ParseTime(t)
 			if err != nil {
-				return nil, bad("an RFC 3339 time")
+				return nil, err
 			}
 			return tt, nil
 		}

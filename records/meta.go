@@ -77,7 +77,7 @@ var AllModules = []access.Module{Leads, Contacts, Accounts, Deals, Tasks}
 
 func systemFields() []*Field {
 	return []*Field{
-		{Name: "id", Column: "id", Kind: KindInt, System: true},
+		{Name: "id", Column: "id", Kind: KindRef, System: true},
 		{Name: "owner", Column: "owner_id", Kind: KindMemberRef, System: true, Input: "ownerId"},
 		{Name: "createdBy", Column: "created_by", Kind: KindMemberRef, System: true},
 		{Name: "createdAt", Column: "created_at", Kind: KindTime, System: true, OrderEnum: "CREATED_AT"},
@@ -89,6 +89,10 @@ func newMeta(module access.Module, table string, kind ids.Kind, fields ...*Field
 	m := &Meta{Module: module, Table: table, IDKind: kind, Fields: append(systemFields(), fields...),
 		byName: map[string]*Field{}, byEnum: map[string]*Field{}, byKey: map[string]*Field{}}
 	for _, f := range m.Fields {
+		if f.Name == "id" {
+			// Filters name records by their public id, of this module only.
+			f.Kind, f.Ref = KindRef, module
+		}
 		m.byName[f.Name] = f
 		if f.OrderEnum != "" {
 			m.byEnum[f.OrderEnum] = f

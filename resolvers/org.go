@@ -15,7 +15,7 @@ func rolesOf(ctx context.Context, orgID int64) ([]*db.Role, error) {
 	if err != nil {
 		return nil, err
 	}
-	return db.RolesOfOrg(ctx, sc.conn, orgID)
+	return sc.orgRoles(ctx)
 }
 
 func roleOf(ctx context.Context, orgID, roleID int64) (*db.Role, error) {
@@ -36,7 +36,7 @@ func profilesOf(ctx context.Context, orgID int64) ([]*db.Profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return db.ProfilesOfOrg(ctx, sc.conn, orgID)
+	return sc.orgProfiles(ctx)
 }
 
 func profileOf(ctx context.Context, orgID, profileID int64) (*db.Profile, error) {

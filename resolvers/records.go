@@ -6,6 +6,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/jmoiron/sqlx"
+	"github.com/vikstrous/dataloadgen"
 
 	"warden/access"
 	"warden/apperr"
@@ -47,7 +48,7 @@ func (r *Resolver) listRecords(ctx context.Context, m access.Module, first int, 
 		return nil, err
 	}
 	meta := records.MetaOf(m)
-	custom, err := db.CustomFieldsOf(ctx, r.DB, sc.org.Key, m)
+	custom, err := sc.customFields(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -85,6 +86,9 @@ func (r *Resolver) listRecords(ctx context.Context, m access.Module, first int, 
 	}
 	res, err := db.ListRecords(ctx, r.DB, params)
 	if err != nil {
+		return nil, err
+	}
+	if err := prefetchRelated(ctx, sc, res.Rows); err != nil {
 		return nil, err
 	}
 	p := &page{nodes: res.Rows, hasNextPage: res.HasNextPage, totalCount: res.TotalCount}
@@ -142,7 +146,7 @@ func customFieldsOf(ctx context.Context, rec records.Record) ([]*model.CustomFie
 		return nil, err
 	}
 	m := records.ModuleOf(rec)
-	defs, err := db.CustomFieldsOf(ctx, sc.conn, sc.org.Key, m)
+	defs, err := sc.customFields(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +336,7 @@ func (r *Resolver) writableRecord(sc *scope, m access.Module, id string, perm ac
 // HIDDEN fields cannot be written), and that every referenced record is one
 // the viewer may see.
 func (r *Resolver) parseWrite(ctx context.Context, sc *scope, m access.Module, input map[string]any, create bool) (*records.Write, error) {
-	custom, err := db.CustomFieldsOf(ctx, r.DB, sc.org.Key, m)
+	custom, err := sc.customFields(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +353,8 @@ func (r *Resolver) parseWrite(ctx context.Context, sc *scope, m access.Module, i
 		}
 	}
 	for _, ref := range w.Refs {
-		if ref.Key.ID == 0 || !sc.snap.Can(sc.member.Key, ref.Key.Module, access.PermView) || !sc.recordVisible(ref.Key.Module, ref.Key.ID) {
+		_, exists := sc.index.Record(ref.Key.Module, ref.Key.ID) // the index holds this org's records only
+		if ref.Key.ID == 0 || !exists || !sc.snap.Can(sc.member.Key, ref.Key.Module, access.PermView) || !sc.recordVisible(ref.Key.Module, ref.Key.ID) {
 			return nil, apperr.NewBadInput("%s does not name a record you can see", ref.Field.InputKey())
 		}
 	}
@@ -378,4 +383,101 @@ func (r *Resolver) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// prefetchRelated loads, in one query per kind, the members and parent
+// records that the page's selection asks for, so a page costs a constant
+// number of queries however the resolvers of its rows are scheduled.
+func prefetchRelated(ctx context.Context, sc *scope, rows []records.Record) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	want := nodeSelection(ctx)
+	var members []int64
+	refs := map[access.Module][]int64{}
+	for _, rec := range rows {
+		h := rec.Base()
+		if want["owner"] {
+			members = append(members, h.OwnerID)
+		}
+		if want["createdBy"] && h.CreatedByID != nil {
+			members = append(members, *h.CreatedByID)
+		}
+		switch v := rec.(type) {
+		case *records.Contact:
+			if want["account"] && v.AccountID != nil {
+				refs[records.Accounts] = append(refs[records.Accounts], *v.AccountID)
+			}
+		case *records.Deal:
+			if want["account"] && v.AccountID != nil {
+				refs[records.Accounts] = append(refs[records.Accounts], *v.AccountID)
+			}
+			if want["contact"] && v.ContactID != nil {
+				refs[records.Contacts] = append(refs[records.Contacts], *v.ContactID)
+			}
+		case *records.Task:
+			if want["relatedTo"] && v.RelatedID != nil && v.RelatedModule != nil {
+				m := access.Module(*v.RelatedModule)
+				refs[m] = append(refs[m], *v.RelatedID)
+			}
+		}
+	}
+	if len(members) > 0 {
+		if _, err := sc.loaders.Members.LoadAll(ctx, members); err != nil && !isMissingOnly(err) {
+			return err
+		}
+	}
+	for m, keys := range refs {
+		var visible []int64
+		for _, k := range keys {
+			if sc.recordVisible(m, k) {
+				visible = append(visible, k)
+			}
+		}
+		if ld := sc.loaders.Records[m]; ld != nil && len(visible) > 0 {
+			if _, err := ld.LoadAll(ctx, visible); err != nil && !isMissingOnly(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// nodeSelection names the fields selected on edges.node of the list being
+// resolved.
+func nodeSelection(ctx context.Context) map[string]bool {
+	out := map[string]bool{}
+	if !graphql.HasOperationContext(ctx) {
+		return out
+	}
+	oc := graphql.GetOperationContext(ctx)
+	for _, edges := range graphql.CollectFieldsCtx(ctx, nil) {
+		if edges.Name != "edges" {
+			continue
+		}
+		for _, node := range graphql.CollectFields(oc, edges.Selections, nil) {
+			if node.Name != "node" {
+				continue
+			}
+			for _, f := range graphql.CollectFields(oc, node.Selections, nil) {
+				out[f.Name] = true
+			}
+		}
+	}
+	return out
+}
+
+// isMissingOnly reports whether a LoadAll error only says that some keys
+// were not found, which the field resolvers answer with null.
+func isMissingOnly(err error) bool {
+	var errs dataloadgen.ErrorSlice
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			if e != nil && !errors.Is(e, dataloadgen.ErrNotFound) {
+				return false
+			}
+		}
+		return true
+	}
+	return errors.Is(err, dataloadgen.ErrNotFound)
 }

@@ -80,3 +80,50 @@ func (sc *scope) recordVisible(m access.Module, id int64) bool {
 func scopeOfRecord(ctx context.Context, rec records.Record) (*scope, error) {
 	return scopeOf(ctx, rec.Base().OrgID)
 }
+
+// customFields are the module's custom field definitions, read once per
+// request and org.
+func (sc *scope) customFields(ctx context.Context, m access.Module) ([]*records.CustomField, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if defs, ok := sc.custom[m]; ok {
+		return defs, nil
+	}
+	defs, err := db.CustomFieldsOf(ctx, sc.conn, sc.org.Key, m)
+	if err != nil {
+		return nil, err
+	}
+	if sc.custom == nil {
+		sc.custom = map[access.Module][]*records.CustomField{}
+	}
+	sc.custom[m] = defs
+	return defs, nil
+}
+
+// orgRoles are the org's roles, read once per request.
+func (sc *scope) orgRoles(ctx context.Context) ([]*db.Role, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.roles == nil {
+		roles, err := db.RolesOfOrg(ctx, sc.conn, sc.org.Key)
+		if err != nil {
+			return nil, err
+		}
+		sc.roles = roles
+	}
+	return sc.roles, nil
+}
+
+// orgProfiles are the org's profiles, read once per request.
+func (sc *scope) orgProfiles(ctx context.Context) ([]*db.Profile, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.profiles == nil {
+		ps, err := db.ProfilesOfOrg(ctx, sc.conn, sc.org.Key)
+		if err != nil {
+			return nil, err
+		}
+		sc.profiles = ps
+	}
+	return sc.profiles, nil
+}

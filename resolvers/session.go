@@ -16,6 +16,7 @@ import (
 	"warden/dataloaders"
 	"warden/db"
 	"warden/ids"
+	"warden/records"
 )
 
 // session is one request's view of the caller: who they are, which org the
@@ -40,8 +41,11 @@ type scope struct {
 	loaders *dataloaders.Loaders
 	conn    *sqlx.DB
 
-	mu      sync.Mutex
-	visible map[access.Module]access.VisibleSet
+	mu       sync.Mutex
+	visible  map[access.Module]access.VisibleSet
+	custom   map[access.Module][]*records.CustomField
+	roles    []*db.Role
+	profiles []*db.Profile
 }
 
 type sessionKey struct{}
@@ -74,11 +78,7 @@ func (r *Resolver) SessionMiddleware(next http.Handler) http.Handler {
 					// Not the caller's fault, and not a reason to tell them
 					// they are not a member: fail closed, say it is ours.
 					slog.ErrorContext(ctx, "resolve active org", "org", orgID, "err", err)
-					code, msg := apperr.Internal, "internal error"
-					if apperr.Code(err) == apperr.Unavailable {
-						code, msg = apperr.Unavailable, "the server is busy or a dependency is unavailable; retry shortly"
-					}
-					writeGraphQLError(w, http.StatusServiceUnavailable, code, msg)
+					writeGraphQLError(w, http.StatusServiceUnavailable, apperr.Internal, "internal error; retry shortly")
 					return
 				}
 				s.activeOrgID = orgID

@@ -23,9 +23,9 @@ type AccessGrant struct {
 	Level  AccessLevel `json:"level"`
 	// What the grant comes through, in words: a role, a manager, a rule, a share.
 	Via       string       `json:"via"`
-	Rule      *SharingRule `json:"rule,omitempty"`
-	Principal *Principal   `json:"principal,omitempty"`
-	Member    *db.Member   `json:"member,omitempty"`
+	Rule      *SharingRule `json:"rule"`
+	Principal *Principal   `json:"principal"`
+	Member    *db.Member   `json:"member"`
 }
 
 type AccountConnection struct {
@@ -42,23 +42,23 @@ type AccountEdge struct {
 type AddMemberInput struct {
 	Email       string  `json:"email"`
 	Name        string  `json:"name"`
-	Password    *string `json:"password,omitempty"`
+	Password    *string `json:"password"`
 	RoleID      string  `json:"roleId"`
 	ProfileID   string  `json:"profileId"`
-	ReportsToID *string `json:"reportsToId,omitempty"`
-	ShiftID     *string `json:"shiftId,omitempty"`
-	TimeZone    *string `json:"timeZone,omitempty"`
+	ReportsToID *string `json:"reportsToId"`
+	ShiftID     *string `json:"shiftId"`
+	TimeZone    *string `json:"timeZone"`
 }
 
 type AuditEntry struct {
 	ID         string     `json:"id"`
 	At         time.Time  `json:"at"`
-	Actor      *db.Member `json:"actor,omitempty"`
+	Actor      *db.Member `json:"actor"`
 	Action     string     `json:"action"`
 	TargetType string     `json:"targetType"`
-	TargetID   *string    `json:"targetId,omitempty"`
-	Before     any        `json:"before,omitempty"`
-	After      any        `json:"after,omitempty"`
+	TargetID   *string    `json:"targetId"`
+	Before     any        `json:"before"`
+	After      any        `json:"after"`
 }
 
 type AuditEntryConnection struct {
@@ -73,9 +73,9 @@ type AuditEntryEdge struct {
 }
 
 type AuditFilter struct {
-	Action     *string `json:"action,omitempty"`
-	TargetType *string `json:"targetType,omitempty"`
-	ActorID    *string `json:"actorId,omitempty"`
+	Action     *string `json:"action"`
+	TargetType *string `json:"targetType"`
+	ActorID    *string `json:"actorId"`
 }
 
 type AuthPayload struct {
@@ -87,13 +87,13 @@ type AuthPayload struct {
 type Condition struct {
 	Field string      `json:"field"`
 	Op    ConditionOp `json:"op"`
-	Value any         `json:"value,omitempty"`
+	Value any         `json:"value"`
 }
 
 type ConditionInput struct {
 	Field string      `json:"field"`
 	Op    ConditionOp `json:"op"`
-	Value any         `json:"value,omitempty"`
+	Value any         `json:"value"`
 }
 
 type ContactConnection struct {
@@ -109,29 +109,29 @@ type ContactEdge struct {
 
 type CreateGroupInput struct {
 	Name        string            `json:"name"`
-	Description *string           `json:"description,omitempty"`
+	Description *string           `json:"description"`
 	Members     []*PrincipalInput `json:"members"`
 }
 
 type CreateOrgInput struct {
 	Name     string  `json:"name"`
-	TimeZone *string `json:"timeZone,omitempty"`
+	TimeZone *string `json:"timeZone"`
 }
 
 type CreateRoleInput struct {
 	Name           string  `json:"name"`
-	ParentID       *string `json:"parentId,omitempty"`
-	ShareWithPeers *bool   `json:"shareWithPeers,omitempty"`
+	ParentID       *string `json:"parentId"`
+	ShareWithPeers *bool   `json:"shareWithPeers"`
 }
 
 type CreateSharingRuleInput struct {
 	Module           Module          `json:"module"`
 	Name             string          `json:"name"`
-	Source           *PrincipalInput `json:"source,omitempty"`
-	Criteria         *CriteriaInput  `json:"criteria,omitempty"`
+	Source           *PrincipalInput `json:"source"`
+	Criteria         *CriteriaInput  `json:"criteria"`
 	Target           *PrincipalInput `json:"target"`
 	Access           RuleAccess      `json:"access"`
-	SuperiorsAllowed *bool           `json:"superiorsAllowed,omitempty"`
+	SuperiorsAllowed *bool           `json:"superiorsAllowed"`
 }
 
 type Criteria struct {
@@ -147,31 +147,31 @@ type CriteriaInput struct {
 // A condition on a custom field, by its apiName; the value is typed by the field's definition.
 type CustomFieldFilter struct {
 	APIName  string  `json:"apiName"`
-	Eq       any     `json:"eq,omitempty"`
-	Neq      any     `json:"neq,omitempty"`
-	In       []any   `json:"in,omitempty"`
-	Lt       any     `json:"lt,omitempty"`
-	Lte      any     `json:"lte,omitempty"`
-	Gt       any     `json:"gt,omitempty"`
-	Gte      any     `json:"gte,omitempty"`
-	Contains *string `json:"contains,omitempty"`
-	IsEmpty  *bool   `json:"isEmpty,omitempty"`
+	Eq       any     `json:"eq"`
+	Neq      any     `json:"neq"`
+	In       []any   `json:"in"`
+	Lt       any     `json:"lt"`
+	Lte      any     `json:"lte"`
+	Gt       any     `json:"gt"`
+	Gte      any     `json:"gte"`
+	Contains *string `json:"contains"`
+	IsEmpty  *bool   `json:"isEmpty"`
 }
 
 type CustomFieldValue struct {
 	APIName string `json:"apiName"`
-	Value   any    `json:"value,omitempty"`
+	Value   any    `json:"value"`
 }
 
 type DateFilter struct {
-	Eq      *records.Date   `json:"eq,omitempty"`
-	Neq     *records.Date   `json:"neq,omitempty"`
-	In      []*records.Date `json:"in,omitempty"`
-	Lt      *records.Date   `json:"lt,omitempty"`
-	Lte     *records.Date   `json:"lte,omitempty"`
-	Gt      *records.Date   `json:"gt,omitempty"`
-	Gte     *records.Date   `json:"gte,omitempty"`
-	IsEmpty *bool           `json:"isEmpty,omitempty"`
+	Eq      *records.Date   `json:"eq"`
+	Neq     *records.Date   `json:"neq"`
+	In      []*records.Date `json:"in"`
+	Lt      *records.Date   `json:"lt"`
+	Lte     *records.Date   `json:"lte"`
+	Gt      *records.Date   `json:"gt"`
+	Gte     *records.Date   `json:"gte"`
+	IsEmpty *bool           `json:"isEmpty"`
 }
 
 type DealConnection struct {
@@ -186,14 +186,14 @@ type DealEdge struct {
 }
 
 type FloatFilter struct {
-	Eq      *float64  `json:"eq,omitempty"`
-	Neq     *float64  `json:"neq,omitempty"`
-	In      []float64 `json:"in,omitempty"`
-	Lt      *float64  `json:"lt,omitempty"`
-	Lte     *float64  `json:"lte,omitempty"`
-	Gt      *float64  `json:"gt,omitempty"`
-	Gte     *float64  `json:"gte,omitempty"`
-	IsEmpty *bool     `json:"isEmpty,omitempty"`
+	Eq      *float64  `json:"eq"`
+	Neq     *float64  `json:"neq"`
+	In      []float64 `json:"in"`
+	Lt      *float64  `json:"lt"`
+	Lte     *float64  `json:"lte"`
+	Gt      *float64  `json:"gt"`
+	Gte     *float64  `json:"gte"`
+	IsEmpty *bool     `json:"isEmpty"`
 }
 
 type Group struct {
@@ -204,21 +204,21 @@ type Group struct {
 }
 
 type IDFilter struct {
-	Eq      *string  `json:"eq,omitempty"`
-	Neq     *string  `json:"neq,omitempty"`
-	In      []string `json:"in,omitempty"`
-	IsEmpty *bool    `json:"isEmpty,omitempty"`
+	Eq      *string  `json:"eq"`
+	Neq     *string  `json:"neq"`
+	In      []string `json:"in"`
+	IsEmpty *bool    `json:"isEmpty"`
 }
 
 type IntFilter struct {
-	Eq      *int  `json:"eq,omitempty"`
-	Neq     *int  `json:"neq,omitempty"`
-	In      []int `json:"in,omitempty"`
-	Lt      *int  `json:"lt,omitempty"`
-	Lte     *int  `json:"lte,omitempty"`
-	Gt      *int  `json:"gt,omitempty"`
-	Gte     *int  `json:"gte,omitempty"`
-	IsEmpty *bool `json:"isEmpty,omitempty"`
+	Eq      *int  `json:"eq"`
+	Neq     *int  `json:"neq"`
+	In      []int `json:"in"`
+	Lt      *int  `json:"lt"`
+	Lte     *int  `json:"lte"`
+	Gt      *int  `json:"gt"`
+	Gte     *int  `json:"gte"`
+	IsEmpty *bool `json:"isEmpty"`
 }
 
 type LeadConnection struct {
@@ -261,9 +261,9 @@ type MemberEdge struct {
 }
 
 type MemberFilter struct {
-	Status *MemberStatus `json:"status,omitempty"`
-	RoleID *string       `json:"roleId,omitempty"`
-	Search *string       `json:"search,omitempty"`
+	Status *MemberStatus `json:"status"`
+	RoleID *string       `json:"roleId"`
+	Search *string       `json:"search"`
 }
 
 type ModulePermission struct {
@@ -297,7 +297,7 @@ type OrgSettings struct {
 
 type PageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
-	EndCursor   *string `json:"endCursor,omitempty"`
+	EndCursor   *string `json:"endCursor"`
 }
 
 // A set of members: a user, a role, a role and its subordinates, or a group.
@@ -331,14 +331,14 @@ type RecordShare struct {
 	Principal      *Principal  `json:"principal"`
 	Access         ShareAccess `json:"access"`
 	IncludeRelated bool        `json:"includeRelated"`
-	SharedBy       *db.Member  `json:"sharedBy,omitempty"`
+	SharedBy       *db.Member  `json:"sharedBy"`
 	CreatedAt      time.Time   `json:"createdAt"`
 }
 
 type RecordShareInput struct {
 	Principal      *PrincipalInput `json:"principal"`
 	Access         ShareAccess     `json:"access"`
-	IncludeRelated *bool           `json:"includeRelated,omitempty"`
+	IncludeRelated *bool           `json:"includeRelated"`
 }
 
 type SharingRule struct {
@@ -346,9 +346,9 @@ type SharingRule struct {
 	Module Module `json:"module"`
 	Name   string `json:"name"`
 	// Owner-based rules: records owned by members of source.
-	Source *Principal `json:"source,omitempty"`
+	Source *Principal `json:"source"`
 	// Criteria-based rules: records whose fields match.
-	Criteria         *Criteria  `json:"criteria,omitempty"`
+	Criteria         *Criteria  `json:"criteria"`
 	Target           *Principal `json:"target"`
 	Access           RuleAccess `json:"access"`
 	SuperiorsAllowed bool       `json:"superiorsAllowed"`
@@ -361,15 +361,15 @@ type SignupInput struct {
 }
 
 type StringFilter struct {
-	Eq       *string  `json:"eq,omitempty"`
-	Neq      *string  `json:"neq,omitempty"`
-	In       []string `json:"in,omitempty"`
-	Lt       *string  `json:"lt,omitempty"`
-	Lte      *string  `json:"lte,omitempty"`
-	Gt       *string  `json:"gt,omitempty"`
-	Gte      *string  `json:"gte,omitempty"`
-	Contains *string  `json:"contains,omitempty"`
-	IsEmpty  *bool    `json:"isEmpty,omitempty"`
+	Eq       *string  `json:"eq"`
+	Neq      *string  `json:"neq"`
+	In       []string `json:"in"`
+	Lt       *string  `json:"lt"`
+	Lte      *string  `json:"lte"`
+	Gt       *string  `json:"gt"`
+	Gte      *string  `json:"gte"`
+	Contains *string  `json:"contains"`
+	IsEmpty  *bool    `json:"isEmpty"`
 }
 
 type TaskConnection struct {
@@ -384,49 +384,49 @@ type TaskEdge struct {
 }
 
 type TimeFilter struct {
-	Eq      *time.Time `json:"eq,omitempty"`
-	Neq     *time.Time `json:"neq,omitempty"`
-	Lt      *time.Time `json:"lt,omitempty"`
-	Lte     *time.Time `json:"lte,omitempty"`
-	Gt      *time.Time `json:"gt,omitempty"`
-	Gte     *time.Time `json:"gte,omitempty"`
-	IsEmpty *bool      `json:"isEmpty,omitempty"`
+	Eq      *time.Time `json:"eq"`
+	Neq     *time.Time `json:"neq"`
+	Lt      *time.Time `json:"lt"`
+	Lte     *time.Time `json:"lte"`
+	Gt      *time.Time `json:"gt"`
+	Gte     *time.Time `json:"gte"`
+	IsEmpty *bool      `json:"isEmpty"`
 }
 
 type UpdateGroupInput struct {
-	Name        *string `json:"name,omitempty"`
-	Description *string `json:"description,omitempty"`
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
 	// replaces the members when given
-	Members []*PrincipalInput `json:"members,omitempty"`
+	Members []*PrincipalInput `json:"members"`
 }
 
 type UpdateMemberInput struct {
-	RoleID    *string `json:"roleId,omitempty"`
-	ProfileID *string `json:"profileId,omitempty"`
+	RoleID    *string `json:"roleId"`
+	ProfileID *string `json:"profileId"`
 	// null clears the reporting manager
-	ReportsToID *string `json:"reportsToId,omitempty"`
-	TimeZone    *string `json:"timeZone,omitempty"`
+	ReportsToID *string `json:"reportsToId"`
+	TimeZone    *string `json:"timeZone"`
 }
 
 type UpdateRoleInput struct {
-	Name           *string `json:"name,omitempty"`
-	ShareWithPeers *bool   `json:"shareWithPeers,omitempty"`
+	Name           *string `json:"name"`
+	ShareWithPeers *bool   `json:"shareWithPeers"`
 }
 
 type UpdateSharingRuleInput struct {
-	Name             *string         `json:"name,omitempty"`
-	Source           *PrincipalInput `json:"source,omitempty"`
-	Criteria         *CriteriaInput  `json:"criteria,omitempty"`
-	Target           *PrincipalInput `json:"target,omitempty"`
-	Access           *RuleAccess     `json:"access,omitempty"`
-	SuperiorsAllowed *bool           `json:"superiorsAllowed,omitempty"`
+	Name             *string         `json:"name"`
+	Source           *PrincipalInput `json:"source"`
+	Criteria         *CriteriaInput  `json:"criteria"`
+	Target           *PrincipalInput `json:"target"`
+	Access           *RuleAccess     `json:"access"`
+	SuperiorsAllowed *bool           `json:"superiorsAllowed"`
 }
 
 type Viewer struct {
 	User      *db.User   `json:"user"`
 	Orgs      []*db.Org  `json:"orgs"`
-	ActiveOrg *db.Org    `json:"activeOrg,omitempty"`
-	Member    *db.Member `json:"member,omitempty"`
+	ActiveOrg *db.Org    `json:"activeOrg"`
+	Member    *db.Member `json:"member"`
 }
 
 type AccessLevel string
