@@ -37,7 +37,16 @@ func (s *statusRecorder) WriteHeader(code int) {
 }
 
 // accessLog logs one line per request. Tokens, bodies and headers are never logged.
+// Successful requests log at debug level (a busy server answers thousands a
+// second); refusals at info; server errors at error.
 func accessLog(ctx context.Context, r *http.Request, status int, start time.Time) {
-	slog.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "status", status,
+	level := slog.LevelDebug
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case status >= 400:
+		level = slog.LevelInfo
+	}
+	slog.Log(ctx, level, "request", "method", r.Method, "path", r.URL.Path, "status", status,
 		"ms", float64(time.Since(start).Microseconds())/1000)
 }

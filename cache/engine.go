@@ -76,13 +76,17 @@ func (e *Engine) StateAt(ctx context.Context, orgID, version int64) (*access.Sna
 	if st.snap != nil && st.index.Version() >= version {
 		return st.snap, st.index, nil
 	}
+	var err error
 	if st.snap == nil {
-		if err := e.build(ctx, st, orgID); err != nil {
-			return nil, nil, err
-		}
-		return st.snap, st.index, nil
+		err = e.build(ctx, st, orgID)
+	} else {
+		err = e.catchUp(ctx, st, orgID)
 	}
-	if err := e.catchUp(ctx, st, orgID); err != nil {
+	if err != nil {
+		// A failed catch-up may have applied part of the log in place: drop
+		// the state so the next request rebuilds it whole (fail closed,
+		// never serve a half-applied index).
+		st.reset()
 		return nil, nil, err
 	}
 	return st.snap, st.index, nil
@@ -98,7 +102,14 @@ func (e *Engine) build(ctx context.Context, st *orgState, orgID int64) error {
 		return e.catchUp(ctx, st, orgID)
 	}
 	e.Stats.Builds.Add(1)
-	data, err := db.LoadOrgData(ctx, e.DB, orgID)
+	// One repeatable-read transaction: the org, its records and its shares
+	// are one state, exactly at data.Version.
+	tx, err := db.BeginSnapshot(ctx, e.DB)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	data, err := db.LoadOrgDataTx(ctx, tx, orgID)
 	if err != nil {
 		return err
 	}
@@ -108,14 +119,15 @@ func (e *Engine) build(ctx context.Context, st *orgState, orgID int64) error {
 	}
 	ix := access.NewIndex()
 	for _, m := range records.AllModules {
-		if err := e.loadModule(ctx, snap, ix, orgID, m); err != nil {
+		if err := e.loadModule(ctx, tx, snap, ix, orgID, m); err != nil {
 			return err
 		}
 	}
-	shares, err := db.LoadShares(ctx, e.DB, orgID)
+	shares, err := db.LoadShares(ctx, tx, orgID)
 	if err != nil {
 		return err
 	}
+	_ = tx.Rollback()
 	for _, sh := range shares {
 		if err := ix.AddShare(sh); err != nil {
 			return err
@@ -135,10 +147,18 @@ func (e *Engine) build(ctx context.Context, st *orgState, orgID int64) error {
 
 // loadModule streams a module's records into the index with the criteria
 // rules each matches now.
-func (e *Engine) loadModule(ctx context.Context, snap *access.Snapshot, ix *access.Index, orgID int64, m access.Module) error {
+func (e *Engine) loadModule(ctx context.Context, q db.Queryer, snap *access.Snapshot, ix *access.Index, orgID int64, m access.Module) error {
 	fields := criteriaFields(snap, m)
-	return db.StreamRecordFields(ctx, e.DB, orgID, records.MetaOf(m), fields,
+	if len(fields) == 0 {
+		fields = nil
+	}
+	kinds, err := e.fieldKinds(ctx, q, orgID, m)
+	if err != nil {
+		return err
+	}
+	return db.StreamRecordFields(ctx, q, orgID, records.MetaOf(m), fields,
 		func(id, owner int64, parent *records.RecordKey, values map[string]any) error {
+			records.NormalizeCriteriaValues(kinds, values)
 			rec := access.IndexedRecord{Module: m, ID: id, OwnerID: owner, MatchingRules: snap.MatchingRules(m, values)}
 			if parent != nil {
 				rec.Parent = &access.RecordRef{Module: parent.Module, ID: parent.ID}
@@ -205,8 +225,14 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 	// the previous snapshot may see newer record facts than it describes,
 	// which only ever reflects writes that have already committed.
 	ix := st.index
+	kinds := map[access.Module]map[string]records.Kind{}
 	for _, c := range changes {
-		if err := applyChange(snap, ix, c); err != nil {
+		if c.Kind == db.ChangeRecordUpsert && kinds[recordModule(c)] == nil {
+			if kinds[recordModule(c)], err = e.fieldKinds(ctx, e.DB, orgID, recordModule(c)); err != nil {
+				return err
+			}
+		}
+		if err := applyChange(snap, ix, c, kinds); err != nil {
 			return fmt.Errorf("org %d change %d: %w", orgID, c.Version, err)
 		}
 	}
@@ -214,7 +240,7 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 		for _, r := range st.snap.Rules(m) {
 			ix.DropRule(r.ID)
 		}
-		if err := e.loadModule(ctx, snap, ix, orgID, m); err != nil {
+		if err := e.loadModule(ctx, e.DB, snap, ix, orgID, m); err != nil {
 			return err
 		}
 	}
@@ -227,13 +253,14 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 	return nil
 }
 
-func applyChange(snap *access.Snapshot, ix *access.Index, c db.Change) error {
+func applyChange(snap *access.Snapshot, ix *access.Index, c db.Change, kinds map[access.Module]map[string]records.Kind) error {
 	switch c.Kind {
 	case db.ChangeRecordUpsert:
 		var rc db.RecordChange
 		if err := json.Unmarshal(c.Payload, &rc); err != nil {
 			return err
 		}
+		records.NormalizeCriteriaValues(kinds[rc.Module], rc.Fields)
 		return ix.UpsertRecord(access.IndexedRecord{Module: rc.Module, ID: rc.ID, OwnerID: rc.Owner,
 			Parent: rc.Parent, MatchingRules: snap.MatchingRules(rc.Module, rc.Fields)})
 	case db.ChangeRecordDelete:
@@ -248,6 +275,11 @@ func applyChange(snap *access.Snapshot, ix *access.Index, c db.Change) error {
 		if err := json.Unmarshal(c.Payload, &sc); err != nil {
 			return err
 		}
+		if _, ok := ix.Record(sc.Module, sc.RecordID); !ok {
+			// Shared, then deleted by a later change this replay also
+			// holds (or already reflects): the share died with the record.
+			return nil
+		}
 		return ix.AddShare(access.Share{Module: sc.Module, RecordID: sc.RecordID, Principal: sc.Principal,
 			Level: sc.Level, IncludeRelated: sc.IncludeRelated})
 	case db.ChangeShareRemove:
@@ -261,6 +293,12 @@ func applyChange(snap *access.Snapshot, ix *access.Index, c db.Change) error {
 	return nil
 }
 
+// reset forgets the org's state.
+func (st *orgState) reset() {
+	st.snap, st.index, st.data, st.stored = nil, nil, access.OrgData{}, 0
+	st.ready.Store(false)
+}
+
 // publish makes a snapshot and index the org's current state. The index's
 // hierarchy layer (what makes a manager's visible set fast) is bound to the
 // snapshot in use; re-binding to an unchanged hierarchy costs microseconds.
@@ -270,4 +308,35 @@ func (st *orgState) publish(snap *access.Snapshot, ix *access.Index, data access
 	}
 	st.snap, st.index, st.data = snap, ix, data
 	st.ready.Store(true)
+}
+
+// recordModule is the module a record change is about.
+func recordModule(c db.Change) access.Module {
+	var rc struct {
+		Module access.Module `json:"module"`
+	}
+	_ = json.Unmarshal(c.Payload, &rc)
+	return rc.Module
+}
+
+// fieldKinds maps a module's fields, standard and custom, to their kinds,
+// so record values reach criteria in one typed form whichever path (full
+// build or change log) they came through.
+func (e *Engine) fieldKinds(ctx context.Context, q sqlx.QueryerContext, orgID int64, m access.Module) (map[string]records.Kind, error) {
+	out := map[string]records.Kind{}
+	meta := records.MetaOf(m)
+	if meta == nil {
+		return out, nil
+	}
+	for _, f := range meta.Fields {
+		out[f.Name] = f.Kind
+	}
+	defs, err := db.CustomFieldsOf(ctx, q, orgID, m)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range defs {
+		out[d.APIName] = d.Kind()
+	}
+	return out, nil
 }

@@ -98,13 +98,25 @@ type ruleRow struct {
 // LoadOrgData reads everything of an org the access snapshot is built from,
 // in one repeatable-read transaction so the parts agree with the version.
 func LoadOrgData(ctx context.Context, d *sqlx.DB, orgID int64) (access.OrgData, error) {
-	out := access.OrgData{OrgID: orgID, Defaults: map[access.Module]access.Level{}}
-	tx, err := d.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	tx, err := BeginSnapshot(ctx, d)
 	if err != nil {
-		return out, wrap(err, "begin")
+		return access.OrgData{}, err
 	}
 	defer func() { _ = tx.Rollback() }()
+	return LoadOrgDataTx(ctx, tx, orgID)
+}
 
+// BeginSnapshot opens a read-only, repeatable-read transaction: everything
+// read in it is one consistent state of the database.
+func BeginSnapshot(ctx context.Context, d *sqlx.DB) (*sqlx.Tx, error) {
+	tx, err := d.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	return tx, wrap(err, "begin snapshot")
+}
+
+// LoadOrgDataTx is LoadOrgData inside the caller's snapshot transaction, so
+// the records and shares read with it agree with its version.
+func LoadOrgDataTx(ctx context.Context, tx *sqlx.Tx, orgID int64) (access.OrgData, error) {
+	out := access.OrgData{OrgID: orgID, Defaults: map[access.Module]access.Level{}}
 	org, err := OrgByID(ctx, tx, orgID)
 	if err != nil {
 		return out, err

@@ -296,3 +296,35 @@ func FieldValues(r Record) map[string]any {
 func Describe(r Record) string {
 	return fmt.Sprintf("%s %s", ModuleOf(r), PublicID(r))
 }
+
+// NormalizeCriteriaValues puts record field values in the one form the
+// access engine's criteria compare, whatever path they came by (a row read
+// from Postgres, or a change-log payload decoded from JSON): dates as
+// "YYYY-MM-DD" strings, times as time.Time, numbers as float64.
+func NormalizeCriteriaValues(kinds map[string]Kind, values map[string]any) {
+	for name, v := range values {
+		switch kinds[name] {
+		case KindDate:
+			switch x := v.(type) {
+			case Date:
+				values[name] = x.String()
+			case *Date:
+				if x != nil {
+					values[name] = x.String()
+				}
+			case time.Time:
+				values[name] = x.Format(time.DateOnly)
+			}
+		case KindTime:
+			if s, ok := v.(string); ok {
+				if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+					values[name] = t
+				}
+			}
+		case KindFloat, KindInt:
+			if f, ok := toFloat(v); ok {
+				values[name] = f
+			}
+		}
+	}
+}

@@ -1,0 +1,427 @@
+package resolvers
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"warden/access"
+	"warden/apperr"
+	"warden/auth"
+	"warden/db"
+	"warden/graph/model"
+	"warden/ids"
+)
+
+// Members: add, update, deactivate, reactivate (manageUsers).
+//
+// Beyond the rules of access/, two guards keep manageUsers from being a
+// path to more power than it gives: only an Administrator may give or take
+// the Administrator profile (or deactivate, reactivate an Administrator),
+// and only an Administrator may change their own role or profile.
+
+// memberState is a membership as the audit log keeps it.
+type memberState struct {
+	ID          string  `json:"id"`
+	UserID      string  `json:"userId"`
+	Email       string  `json:"email"`
+	Name        string  `json:"name"`
+	Status      string  `json:"status"`
+	RoleID      string  `json:"roleId"`
+	ProfileID   string  `json:"profileId"`
+	ReportsToID *string `json:"reportsToId"`
+	ShiftID     *string `json:"shiftId"`
+	TimeZone    *string `json:"timeZone"`
+}
+
+func memberStateOf(m *db.Member) memberState {
+	out := memberState{ID: m.ID(), UserID: ids.Encode(ids.User, m.UserID), Email: m.Email, Name: m.Name, Status: m.Status,
+		RoleID: ids.Encode(ids.Role, m.RoleID), ProfileID: ids.Encode(ids.Profile, m.ProfileID)}
+	if m.ReportsToID.Valid {
+		s := ids.Encode(ids.Member, m.ReportsToID.Int64)
+		out.ReportsToID = &s
+	}
+	if m.ShiftID.Valid {
+		s := ids.Encode(ids.Shift, m.ShiftID.Int64)
+		out.ShiftID = &s
+	}
+	if m.TimeZoneCol.Valid {
+		s := m.TimeZoneCol.String
+		out.TimeZone = &s
+	}
+	return out
+}
+
+// memberZone checks a member's time zone: an IANA zone name.
+func memberZone(s string) (sql.NullString, error) {
+	if s == "" || s == "Local" || len(s) > 64 {
+		return sql.NullString{}, apperr.NewBadInput("timeZone %q is not an IANA time zone", s)
+	}
+	if _, err := time.LoadLocation(s); err != nil {
+		return sql.NullString{}, apperr.NewBadInput("timeZone %q is not an IANA time zone", s)
+	}
+	return sql.NullString{String: s, Valid: true}, nil
+}
+
+// activeAdministrators counts the org's ACTIVE members with the Administrator profile.
+func activeAdministrators(snap *access.Snapshot) int {
+	n := 0
+	for _, m := range snap.Members() {
+		if snap.IsAdministrator(m.ID) {
+			n++
+		}
+	}
+	return n
+}
+
+// holdsAdministrator reports whether the member's profile is the
+// Administrator profile, ACTIVE or not.
+func holdsAdministrator(snap *access.Snapshot, member int64) bool {
+	p, ok := snap.ProfileOf(member)
+	return ok && p.Administrator
+}
+
+// manager resolves a reporting manager id: a member of the org, ACTIVE.
+func (c *orgChange) manager(id string) (access.Member, error) {
+	m, err := c.member(id, "reportsToId")
+	if err != nil {
+		return m, err
+	}
+	if !m.Active {
+		return m, apperr.NewBadInput("reportsToId: %s is INACTIVE and cannot be a reporting manager", m.Name)
+	}
+	return m, nil
+}
+
+func (r *Resolver) addMember(ctx context.Context, input model.AddMemberInput) (*db.Member, error) {
+	// The permission first, then the password's hashing, which is slow:
+	// outside the transaction and its org lock.
+	if _, err := adminScope(ctx, access.SetupManageUsers); err != nil {
+		return nil, err
+	}
+	email := strings.TrimSpace(input.Email)
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+		return nil, apperr.NewBadInput("email %q is not a valid address", input.Email)
+	}
+	var hash string
+	if input.Password != nil {
+		if err := auth.ValidatePassword(*input.Password); err != nil {
+			return nil, apperr.NewBadInput("password: %s", err.Error())
+		}
+		var err error
+		if hash, err = auth.HashPassword(*input.Password); err != nil {
+			return nil, err
+		}
+	}
+	var zone sql.NullString
+	if input.TimeZone != nil {
+		var err error
+		if zone, err = memberZone(*input.TimeZone); err != nil {
+			return nil, err
+		}
+	}
+	var out *db.Member
+	err := r.changeOrg(ctx, access.SetupManageUsers, input.ReportsToID != nil, func(c *orgChange) error {
+		org := c.sc.org.Key
+		role, err := c.role(input.RoleID, "roleId")
+		if err != nil {
+			return err
+		}
+		prof, err := c.profile(ctx, input.ProfileID, "profileId")
+		if err != nil {
+			return err
+		}
+		if prof.IsAdmin && !c.callerIsAdministrator() {
+			return apperr.NewForbidden("only an Administrator can give the Administrator profile")
+		}
+		row := db.MemberRow{RoleID: role.ID, ProfileID: prof.Key, TimeZone: zone}
+		if input.ShiftID != nil {
+			key, err := ids.Decode(ids.Shift, *input.ShiftID)
+			if err == nil {
+				_, err = db.ShiftName(ctx, c.tx, org, key)
+			}
+			if errors.Is(err, ids.ErrMalformed) || errors.Is(err, db.ErrNotFound) {
+				return apperr.NewNotFound("shiftId: no shift with id %s in this org", *input.ShiftID)
+			}
+			if err != nil {
+				return err
+			}
+			row.ShiftID = sql.NullInt64{Int64: key, Valid: true}
+		}
+		var mgr access.Member
+		if input.ReportsToID != nil {
+			if mgr, err = c.manager(*input.ReportsToID); err != nil {
+				return err
+			}
+			row.ReportsToID = sql.NullInt64{Int64: mgr.ID, Valid: true}
+		}
+
+		// The identity: an existing one joins, a new one is created.
+		user, err := db.UserByEmail(ctx, c.tx, email)
+		name := strings.TrimSpace(input.Name)
+		switch {
+		case err == nil:
+			if input.Password != nil {
+				return apperr.NewBadInput("%s already has an account, which keeps its own password: omit password", email)
+			}
+			m, err := db.MemberOfUser(ctx, c.tx, org, user.Key)
+			if err == nil {
+				if !m.Active() {
+					return apperr.NewConflict("%s is already a member of this org (INACTIVE): reactivate them instead", email)
+				}
+				return apperr.NewConflict("%s is already a member of this org", email)
+			}
+			if !errors.Is(err, db.ErrNotFound) {
+				return err
+			}
+			name = user.Name
+		case errors.Is(err, db.ErrNotFound):
+			user = nil
+			if n := utf8.RuneCountInString(name); n < 1 || n > 200 {
+				return apperr.NewBadInput("name must be 1 to 200 characters")
+			}
+		default:
+			return err
+		}
+
+		// The reporting line, checked by the access rules on the state the
+		// change produces (the new member is not in the current one).
+		if mgr.ID != 0 {
+			snap, err := c.hypothetical(func(d *access.OrgData) {
+				d.Members = append(d.Members, access.Member{ID: pendingMember, RoleID: role.ID, ProfileID: prof.Key, Active: true, Name: name})
+			})
+			if err != nil {
+				return err
+			}
+			if err := snap.ValidateReportsTo(pendingMember, mgr.ID); err != nil {
+				return err
+			}
+		}
+
+		if user == nil {
+			if user, err = db.CreateUser(ctx, c.tx, email, name, hash); errors.Is(err, db.ErrEmailTaken) {
+				return apperr.NewConflict("an account with email %s was created meanwhile: retry", email)
+			} else if err != nil {
+				return err
+			}
+		}
+		row.UserID = user.Key
+		if out, err = db.InsertMember(ctx, c.tx, org, row); errors.Is(err, db.ErrMemberExists) {
+			return apperr.NewConflict("%s is already a member of this org", email)
+		} else if err != nil {
+			return err
+		}
+		if err := db.SetDefaultOrgIfNone(ctx, c.tx, user.Key, org); err != nil {
+			return err
+		}
+		return c.record(ctx, "member.add", "member", out.Key, nil, memberStateOf(out))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// updateMember changes a member's role, profile, reporting manager and time
+// zone. Omitted fields stay; an explicit null clears reportsToId (and
+// timeZone). gqlgen gives both as a nil pointer, so whether the field was
+// sent at all is read from the request's raw argument (inputHas).
+func (r *Resolver) updateMember(ctx context.Context, id string, input model.UpdateMemberInput) (*db.Member, error) {
+	reportsGiven := input.ReportsToID != nil || inputHas(ctx, "input", "reportsToId")
+	zoneGiven := input.TimeZone != nil || inputHas(ctx, "input", "timeZone")
+	// Both a role and a manager: checked on the state the change produces.
+	withData := input.RoleID != nil && reportsGiven
+	var out *db.Member
+	err := r.changeOrg(ctx, access.SetupManageUsers, withData, func(c *orgChange) error {
+		org := c.sc.org.Key
+		target, err := c.member(id, "id")
+		if err != nil {
+			return err
+		}
+		if input.RoleID == nil && input.ProfileID == nil && !reportsGiven && !zoneGiven {
+			return apperr.NewBadInput("nothing to update: give roleId, profileId, reportsToId or timeZone")
+		}
+		cur, err := db.MemberByID(ctx, c.tx, org, target.ID)
+		if err != nil {
+			return err
+		}
+		next := db.MemberRow{RoleID: cur.RoleID, ProfileID: cur.ProfileID, ReportsToID: cur.ReportsToID, TimeZone: cur.TimeZoneCol}
+		if input.RoleID != nil {
+			role, err := c.role(*input.RoleID, "roleId")
+			if err != nil {
+				return err
+			}
+			next.RoleID = role.ID
+		}
+		var newProf *db.Profile
+		if input.ProfileID != nil {
+			if newProf, err = c.profile(ctx, *input.ProfileID, "profileId"); err != nil {
+				return err
+			}
+			next.ProfileID = newProf.Key
+		}
+		if reportsGiven {
+			next.ReportsToID = sql.NullInt64{}
+			if input.ReportsToID != nil {
+				mgr, err := c.manager(*input.ReportsToID)
+				if err != nil {
+					return err
+				}
+				next.ReportsToID = sql.NullInt64{Int64: mgr.ID, Valid: true}
+			}
+		}
+		if zoneGiven {
+			next.TimeZone = sql.NullString{}
+			if input.TimeZone != nil {
+				if next.TimeZone, err = memberZone(*input.TimeZone); err != nil {
+					return err
+				}
+			}
+		}
+		roleChanged := next.RoleID != cur.RoleID
+		profChanged := next.ProfileID != cur.ProfileID
+		mgrChanged := next.ReportsToID != cur.ReportsToID
+
+		// Guards against raising one's own or anyone's power beyond manageUsers.
+		admin := c.callerIsAdministrator()
+		if !admin && target.ID == c.sc.member.Key && (roleChanged || profChanged) {
+			return apperr.NewForbidden("only an Administrator can change their own role or profile")
+		}
+		if profChanged {
+			wasAdmin := holdsAdministrator(c.snap, target.ID)
+			if !admin && (wasAdmin || newProf.IsAdmin) {
+				return apperr.NewForbidden("only an Administrator can give or take the Administrator profile")
+			}
+			if wasAdmin && !newProf.IsAdmin && target.Active && activeAdministrators(c.snap) <= 1 {
+				return apperr.NewConflict("%s is the org's last active Administrator: give another member the Administrator profile first", target.Name)
+			}
+		}
+
+		// Reporting lines, by the access rules.
+		switch {
+		case roleChanged && mgrChanged:
+			// Both change: check the new role against the member's reports
+			// on a state without its old manager, then the new manager.
+			snap, err := c.hypothetical(func(d *access.OrgData) {
+				for i := range d.Members {
+					if d.Members[i].ID == target.ID {
+						d.Members[i].RoleID, d.Members[i].ReportsToID = next.RoleID, 0
+					}
+				}
+			})
+			if err != nil {
+				return err
+			}
+			if err := snap.ValidateMemberRole(target.ID, next.RoleID); err != nil {
+				return err
+			}
+			if next.ReportsToID.Valid {
+				if err := snap.ValidateReportsTo(target.ID, next.ReportsToID.Int64); err != nil {
+					return err
+				}
+			}
+		case roleChanged:
+			if err := c.snap.ValidateMemberRole(target.ID, next.RoleID); err != nil {
+				return err
+			}
+		case mgrChanged && next.ReportsToID.Valid:
+			if err := c.snap.ValidateReportsTo(target.ID, next.ReportsToID.Int64); err != nil {
+				return err
+			}
+		}
+
+		if !roleChanged && !profChanged && !mgrChanged && next.TimeZone == cur.TimeZoneCol {
+			out = cur // nothing changes: nothing written
+			return nil
+		}
+		if out, err = db.UpdateMemberRow(ctx, c.tx, org, target.ID, next); err != nil {
+			return err
+		}
+		return c.record(ctx, "member.update", "member", target.ID, memberStateOf(cur), memberStateOf(out))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// deactivateMember makes a member INACTIVE: it can no longer act in the
+// org; its records, reporting lines, group memberships and shares stay.
+func (r *Resolver) deactivateMember(ctx context.Context, id string) (*db.Member, error) {
+	var out *db.Member
+	err := r.changeOrg(ctx, access.SetupManageUsers, false, func(c *orgChange) error {
+		org := c.sc.org.Key
+		target, err := c.member(id, "id")
+		if err != nil {
+			return err
+		}
+		if target.ID == c.sc.member.Key {
+			return apperr.NewConflict("you cannot deactivate yourself")
+		}
+		cur, err := db.MemberByID(ctx, c.tx, org, target.ID)
+		if err != nil {
+			return err
+		}
+		if !target.Active {
+			out = cur // already INACTIVE: nothing written
+			return nil
+		}
+		if c.snap.IsAdministrator(target.ID) {
+			if activeAdministrators(c.snap) <= 1 {
+				return apperr.NewConflict("%s is the org's last active Administrator and cannot be deactivated", target.Name)
+			}
+			if !c.callerIsAdministrator() {
+				return apperr.NewForbidden("only an Administrator can deactivate an Administrator")
+			}
+		}
+		if out, err = db.SetMemberStatus(ctx, c.tx, org, target.ID, "INACTIVE"); err != nil {
+			return err
+		}
+		// Requests without X-Org-ID act in the default org: move it away.
+		if err := db.MoveDefaultOrgAway(ctx, c.tx, cur.UserID, org); err != nil {
+			return err
+		}
+		return c.record(ctx, "member.deactivate", "member", target.ID, memberStateOf(cur), memberStateOf(out))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (r *Resolver) reactivateMember(ctx context.Context, id string) (*db.Member, error) {
+	var out *db.Member
+	err := r.changeOrg(ctx, access.SetupManageUsers, false, func(c *orgChange) error {
+		org := c.sc.org.Key
+		target, err := c.member(id, "id")
+		if err != nil {
+			return err
+		}
+		cur, err := db.MemberByID(ctx, c.tx, org, target.ID)
+		if err != nil {
+			return err
+		}
+		if target.Active {
+			out = cur // already ACTIVE: nothing written
+			return nil
+		}
+		if holdsAdministrator(c.snap, target.ID) && !c.callerIsAdministrator() {
+			return apperr.NewForbidden("only an Administrator can reactivate an Administrator")
+		}
+		if out, err = db.SetMemberStatus(ctx, c.tx, org, target.ID, "ACTIVE"); err != nil {
+			return err
+		}
+		if err := db.SetDefaultOrgIfNone(ctx, c.tx, cur.UserID, org); err != nil {
+			return err
+		}
+		return c.record(ctx, "member.reactivate", "member", target.ID, memberStateOf(cur), memberStateOf(out))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
