@@ -9,10 +9,12 @@ import (
 	"warden/api/apitest"
 )
 
-// Two server instances over one database, each with its own access cache
-// (and no Redis to tell it about changes): a change made through one is in
-// force for the very next request on the other (access-model.md,
-// Consistency), even though the other had the old state warm in its cache.
+// Two server instances over one database and one Redis, each with its own
+// in-process access cache: a change made through one is in force for the
+// very next request on the other (access-model.md, Consistency), even though
+// the other had the old state warm in its cache. Redis's notification may
+// or may not have arrived by then; the version check against Postgres is
+// what makes it hold (TestRedisKilledMidTest covers Redis being gone).
 
 type inWorld struct {
 	one, two              *apitest.Env // instance 1 and 2
@@ -21,7 +23,7 @@ type inWorld struct {
 }
 
 // inInstances starts instance 2 beside env's own server (instance 1), over
-// the same database; like instance 1, it has its own engine and no Redis.
+// the same database and Redis namespace; like instance 1, it has its own engine.
 func inInstances(t *testing.T) (one, two *apitest.Env) {
 	env := apitest.New(t)
 	srv := httptest.NewServer(apitest.NewHandler(t, env.DB))
