@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"warden/db/dbtest"
+)
+
+// Go benchmarks of the access engine through the real HTTP handler. They
+// build one org per process: size S when WARDEN_BENCH_SIZE=S (2,000
+// members, 200,000 deals; M works too), else the tiny org T, so that
+//
+//	go test -bench . -benchtime 1x ./bench/
+//
+// stays fast in CI. For real figures:
+//
+//	WARDEN_BENCH_SIZE=S go test -run '^$' -bench . -benchtime 200x ./bench/
+
+var (
+	goBenchOnce    sync.Once
+	goBenchEnv     *env
+	goBenchErr     error
+	goBenchRestore = func() {}
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if goBenchEnv != nil {
+		goBenchEnv.close(true)
+	}
+	goBenchRestore()
+	os.Exit(code)
+}
+
+func benchEnv(b *testing.B) *env {
+	b.Helper()
+	goBenchOnce.Do(func() {
+		size := "T"
+		if s := strings.TrimSpace(os.Getenv("WARDEN_BENCH_SIZE")); s != "" {
+			size = s
+		}
+		spec, err := specFor(size)
+		if err != nil {
+			goBenchErr = err
+			return
+		}
+		goBenchRestore = quietServerLog(os.Stderr)
+		opt := Options{Size: spec.Name, DatabaseURL: dbtest.AdminURL(), RedisURL: dbtest.RedisURL(),
+			DBName: dbtest.RandomName("warden_gobench_" + strings.ToLower(spec.Name) + "_"), Progress: os.Stderr}
+		goBenchEnv, goBenchErr = setup(context.Background(), nil, opt, spec)
+	})
+	if goBenchErr != nil {
+		b.Fatal(goBenchErr)
+	}
+	return goBenchEnv
+}
+
+// firstPage sends Q1 (first page of 50 deals by updatedAt) as v to instance A.
+func (e *env) firstPage(ctx context.Context, v *viewer) error {
+	resp, err := e.client.do(ctx, e.a.url, v.Token, e.orgID, q1Req)
+	if err != nil {
+		return err
+	}
+	return resp.err()
+}
+
+// BenchmarkFirstPage: Q1 for each probe viewer. Each iteration also sends
+// the same request as the administrator (untimed) and the sub-benchmark
+// reports its time relative to that as x_unsecured; "unsecured" is the
+// administrator's request itself (no access filtering: the physical limit).
+func BenchmarkFirstPage(b *testing.B) {
+	e := benchEnv(b)
+	ctx := context.Background()
+	for _, name := range []string{"admin", "top", "mid", "leaf", "unsecured"} {
+		b.Run(name, func(b *testing.B) {
+			v := e.viewer(name)
+			if name == "unsecured" {
+				v = e.admin
+			}
+			vs, err := e.visibleSet(ctx, v.Member)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < 3; i++ {
+				if err := e.firstPage(ctx, v); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var base time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := e.firstPage(ctx, v); err != nil {
+					b.Fatal(err)
+				}
+				if name == "unsecured" {
+					continue
+				}
+				b.StopTimer()
+				t0 := time.Now()
+				if err := e.firstPage(ctx, e.admin); err != nil {
+					b.Fatal(err)
+				}
+				base += time.Since(t0)
+				b.StartTimer()
+			}
+			if name != "unsecured" && base > 0 {
+				b.ReportMetric(float64(b.Elapsed())/float64(base), "x_unsecured")
+			}
+			visible := float64(len(e.gen.DealIDs))
+			if !vs.All {
+				visible = float64(vs.IDs.GetCardinality())
+			}
+			b.ReportMetric(visible, "visible")
+		})
+	}
+}
+
+var (
+	roleMoveOnce  sync.Once
+	roleMove      *change
+	roleMoveErr   error
+	roleMoveMoved bool // the role is under its new parent now
+)
+
+// BenchmarkRoleMoveToVisible: one role move (moveRole through the API on
+// instance A, alternately there and back) until the next request of the
+// affected manager on instance B sees the change. ns/op covers both;
+// mutation_ms and visible_ms split it.
+func BenchmarkRoleMoveToVisible(b *testing.B) {
+	e := benchEnv(b)
+	ctx := context.Background()
+	roleMoveOnce.Do(func() { roleMove, roleMoveErr = e.moveRoleFixture(ctx) })
+	if roleMoveErr != nil {
+		b.Fatal(roleMoveErr)
+	}
+	var mut, vis time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fn, want := roleMove.forward, true
+		if roleMoveMoved {
+			fn, want = roleMove.reverse, false
+		}
+		s, err := e.apply(ctx, roleMove, fn, want)
+		if err != nil {
+			b.Fatalf("moveRole: %v", err)
+		}
+		roleMoveMoved = !roleMoveMoved
+		mut += s.mutation
+		vis += s.visible
+	}
+	b.ReportMetric(ms(mut)/float64(b.N), "mutation_ms")
+	b.ReportMetric(ms(vis)/float64(b.N), "visible_ms")
+}
