@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 
@@ -237,10 +238,7 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 		}
 	}
 	for m := range rulesChanged {
-		for _, r := range st.snap.Rules(m) {
-			ix.DropRule(r.ID)
-		}
-		if err := e.loadModule(ctx, e.DB, snap, ix, orgID, m); err != nil {
+		if err := e.recomputeCriteriaRules(ctx, st.snap, snap, ix, orgID, m); err != nil {
 			return err
 		}
 	}
@@ -339,4 +337,84 @@ func (e *Engine) fieldKinds(ctx context.Context, q sqlx.QueryerContext, orgID in
 		out[d.APIName] = d.Kind()
 	}
 	return out, nil
+}
+
+// recomputeCriteriaRules brings the index's criteria matches of a module in
+// line with a new snapshot: matches of removed rules are dropped, and only
+// rules that are new or whose criteria changed are evaluated, over the
+// fields they read. An owner-based rule change reads no record at all.
+func (e *Engine) recomputeCriteriaRules(ctx context.Context, before, after *access.Snapshot, ix *access.Index, orgID int64, m access.Module) error {
+	old := map[int64]string{}
+	for _, r := range before.Rules(m) {
+		if r.Criteria != nil {
+			old[r.ID] = criteriaKey(r.Criteria)
+		}
+	}
+	var changed []*access.SharingRule
+	current := map[int64]bool{}
+	for _, r := range after.Rules(m) {
+		if r.Criteria == nil {
+			continue
+		}
+		current[r.ID] = true
+		if key, ok := old[r.ID]; !ok || key != criteriaKey(r.Criteria) {
+			changed = append(changed, r)
+		}
+	}
+	for id := range old {
+		if !current[id] {
+			ix.DropRule(id)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	var fields []string
+	for _, r := range changed {
+		for _, f := range access.ReferencedFields(r.Criteria) {
+			if !seen[f] {
+				seen[f] = true
+				fields = append(fields, f)
+			}
+		}
+	}
+	kinds, err := e.fieldKinds(ctx, e.DB, orgID, m)
+	if err != nil {
+		return err
+	}
+	matches := make([]*roaring.Bitmap, len(changed))
+	for i := range matches {
+		matches[i] = roaring.New()
+	}
+	err = db.StreamRecordFields(ctx, e.DB, orgID, records.MetaOf(m), fields,
+		func(id, _ int64, _ *records.RecordKey, values map[string]any) error {
+			records.NormalizeCriteriaValues(kinds, values)
+			key, err := access.RecordKey(id)
+			if err != nil {
+				return err
+			}
+			for i, r := range changed {
+				if access.MatchCriteria(r.Criteria, values) {
+					matches[i].Add(key)
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	// Records written after the log's end are not in the index yet and are
+	// ignored here; their own upserts will carry their matches.
+	for i, r := range changed {
+		if err := ix.SetRuleMatches(r.ID, m, matches[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func criteriaKey(c *access.Criteria) string {
+	b, _ := json.Marshal(c)
+	return string(b)
 }
