@@ -25,17 +25,6 @@ import (
 // already used.
 var ErrNameTaken = errors.New("name taken")
 
-// LockOrgSecurity locks the org's row until the transaction ends and returns
-// its security version. Administration writes take this lock first, so they
-// are serialised per org and can validate against the state at exactly this
-// version: nothing that changes access commits meanwhile (every such write
-// bumps the version, which needs the same row lock).
-func LockOrgSecurity(ctx context.Context, tx *sqlx.Tx, orgID int64) (int64, error) {
-	var v int64
-	err := sqlx.GetContext(ctx, tx, &v, `SELECT security_version FROM orgs WHERE id = $1 FOR UPDATE`, orgID)
-	return v, notFound(err, "lock org")
-}
-
 // GroupRow is a group with its direct members, as stored.
 type GroupRow struct {
 	Key         int64     `db:"id"`

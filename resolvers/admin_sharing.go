@@ -22,7 +22,7 @@ import (
 
 // Groups and sharing rules (manageGroups, manageSharing). Each write:
 //
-//   - locks the org's security row first (db.LockOrgSecurity) and validates
+//   - locks the org's security row first (db.LockOrg) and validates
 //     against the engine's state at exactly that version, so two concurrent
 //     changes cannot together make a cycle, exceed a limit or refer to
 //     something the other deleted;
@@ -44,7 +44,7 @@ const (
 // the snapshot and index at the version the lock guarantees stays current
 // until the transaction ends.
 func (r *Resolver) lockedScope(ctx context.Context, tx *sqlx.Tx, sc *scope) (*scope, error) {
-	v, err := db.LockOrgSecurity(ctx, tx, sc.org.Key)
+	v, err := db.LockOrg(ctx, tx, sc.org.Key)
 	if err != nil {
 		return nil, err
 	}
