@@ -35,11 +35,12 @@ type Queryer interface {
 type Visible struct {
 	All bool
 	IDs *roaring.Bitmap
-	// AllCount, when AllCountKnown, is the number of records of the module
-	// in the org (the engine's exact count): the totalCount of an
-	// unfiltered list with All, without a count(*) over the table.
-	AllCount      int
-	AllCountKnown bool
+	// ModuleCount, when ModuleCountKnown, is the number of records of the
+	// module in the org (the engine's exact count): the totalCount of an
+	// unfiltered list with All, without a count(*) over the table, and the
+	// denominator of a dense set's density, which sizes its scan chunks.
+	ModuleCount      int
+	ModuleCountKnown bool
 }
 
 // SparseVisibleLimit is the largest visible set a list sends to Postgres as
@@ -247,7 +248,12 @@ func (l *lister) rows(ctx context.Context) ([]records.Record, bool, error) {
 func (l *lister) denseRows(ctx context.Context, need int) ([]records.Record, error) {
 	bm := l.p.Visible.IDs
 	density := 1.0
-	if span := float64(bm.Maximum()) - float64(bm.Minimum()) + 1; span > 0 {
+	if l.p.Visible.ModuleCountKnown && l.p.Visible.ModuleCount > 0 {
+		// The share of the module's records that are visible: ids of one
+		// sequence are shared by every module, so a span of ids would
+		// understate it and over-size the chunks.
+		density = float64(bm.GetCardinality()) / float64(l.p.Visible.ModuleCount)
+	} else if span := float64(bm.Maximum()) - float64(bm.Minimum()) + 1; span > 0 {
 		density = float64(bm.GetCardinality()) / span
 	}
 	pos := l.start()
@@ -309,8 +315,8 @@ func (l *lister) count(ctx context.Context) (int, error) {
 	if l.p.Filter.IsEmpty() {
 		// The engine's sets are exact: no table scan to count them.
 		switch {
-		case l.plan == listAll && l.p.Visible.AllCountKnown:
-			return l.p.Visible.AllCount, nil
+		case l.plan == listAll && l.p.Visible.ModuleCountKnown:
+			return l.p.Visible.ModuleCount, nil
 		case l.plan != listAll:
 			return int(l.p.Visible.IDs.GetCardinality()), nil
 		}

@@ -1341,7 +1341,7 @@ func TestListRecordsQueries(t *testing.T) {
 		{"all: one page, one count", 10000, db.ListParams{Visible: db.Visible{All: true}, Order: records.DefaultOrder(D), WantCount: true},
 			[]check{count(2), contains(0, "ORDER BY updated_at DESC, id DESC", "LIMIT"), contains(1, "count(*)"), lacks("ANY(")}},
 		{"empty bitmap: no query", 10000, db.ListParams{Visible: db.Visible{IDs: roaring.New()}, WantCount: true}, []check{count(0)}},
-		{"all, engine's count known: no count(*)", 10000, db.ListParams{Visible: db.Visible{All: true, AllCount: 500, AllCountKnown: true}, Order: records.DefaultOrder(D), WantCount: true},
+		{"all, engine's count known: no count(*)", 10000, db.ListParams{Visible: db.Visible{All: true, ModuleCount: 500, ModuleCountKnown: true}, Order: records.DefaultOrder(D), WantCount: true},
 			[]check{count(1), lacks("count(")}},
 		{"sparse, no filter: candidate ids, count is the cardinality", 10000, db.ListParams{Visible: db.Visible{IDs: every(3)}, WantCount: true},
 			[]check{count(1), contains(0, "id = ANY("), lacks("count(")}},
