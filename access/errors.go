@@ -12,6 +12,7 @@ const (
 	CodeConflict      = "CONFLICT"
 	CodeLimitExceeded = "LIMIT_EXCEEDED"
 	CodeNotFound      = "NOT_FOUND"
+	CodeForbidden     = "FORBIDDEN"
 )
 
 // RuleError is an error of the access rules that a client caused and may be
@@ -37,6 +38,11 @@ func NewConflictErr(format string, args ...any) *RuleError {
 // NewLimitErr is a LIMIT_EXCEEDED error.
 func NewLimitErr(format string, args ...any) *RuleError {
 	return &RuleError{Code: CodeLimitExceeded, Msg: fmt.Sprintf(format, args...)}
+}
+
+// NewForbiddenErr is a FORBIDDEN error: the actor lacks the power to do this.
+func NewForbiddenErr(format string, args ...any) *RuleError {
+	return &RuleError{Code: CodeForbidden, Msg: fmt.Sprintf(format, args...)}
 }
 
 // NewNotFoundErr is a NOT_FOUND error: a referenced id does not exist in the org.

@@ -163,8 +163,6 @@ func (c *orgChange) profile(ctx context.Context, id, field string) (*db.Profile,
 }
 
 // callerIsAdministrator reports whether the caller holds the Administrator profile.
-func (c *orgChange) callerIsAdministrator() bool { return c.snap.IsAdministrator(c.sc.member.Key) }
-
 // pendingMember stands for a member not inserted yet in a hypothetical snapshot.
 const pendingMember = math.MaxInt64
 

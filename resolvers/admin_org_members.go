@@ -19,10 +19,8 @@ import (
 
 // Members: add, update, deactivate, reactivate (manageUsers).
 //
-// Beyond the rules of access/, two guards keep manageUsers from being a
-// path to more power than it gives: only an Administrator may give or take
-// the Administrator profile (or deactivate, reactivate an Administrator),
-// and only an Administrator may change their own role or profile.
+// Who may change whose membership (manageUsers never leads to more power
+// than it gives) is access.Snapshot.ValidateMembershipChange.
 
 // memberState is a membership as the audit log keeps it.
 type memberState struct {
@@ -65,24 +63,6 @@ func memberZone(s string) (sql.NullString, error) {
 		return sql.NullString{}, apperr.NewBadInput("timeZone %q is not an IANA time zone", s)
 	}
 	return sql.NullString{String: s, Valid: true}, nil
-}
-
-// activeAdministrators counts the org's ACTIVE members with the Administrator profile.
-func activeAdministrators(snap *access.Snapshot) int {
-	n := 0
-	for _, m := range snap.Members() {
-		if snap.IsAdministrator(m.ID) {
-			n++
-		}
-	}
-	return n
-}
-
-// holdsAdministrator reports whether the member's profile is the
-// Administrator profile, ACTIVE or not.
-func holdsAdministrator(snap *access.Snapshot, member int64) bool {
-	p, ok := snap.ProfileOf(member)
-	return ok && p.Administrator
 }
 
 // manager resolves a reporting manager id: a member of the org, ACTIVE.
@@ -135,8 +115,8 @@ func (r *Resolver) addMember(ctx context.Context, input model.AddMemberInput) (*
 		if err != nil {
 			return err
 		}
-		if prof.IsAdmin && !c.callerIsAdministrator() {
-			return apperr.NewForbidden("only an Administrator can give the Administrator profile")
+		if err := c.snap.ValidateMembershipChange(c.sc.member.Key, access.MembershipChange{ProfileChanges: true, NewProfileAdmin: prof.IsAdmin}); err != nil {
+			return err
 		}
 		row := db.MemberRow{RoleID: role.ID, ProfileID: prof.Key, TimeZone: zone}
 		if input.ShiftID != nil {
@@ -286,19 +266,13 @@ func (r *Resolver) updateMember(ctx context.Context, id string, input model.Upda
 		profChanged := next.ProfileID != cur.ProfileID
 		mgrChanged := next.ReportsToID != cur.ReportsToID
 
-		// Guards against raising one's own or anyone's power beyond manageUsers.
-		admin := c.callerIsAdministrator()
-		if !admin && target.ID == c.sc.member.Key && (roleChanged || profChanged) {
-			return apperr.NewForbidden("only an Administrator can change their own role or profile")
-		}
+		// manageUsers never leads to more power than it gives (access/).
+		change := access.MembershipChange{Target: target.ID, RoleChanges: roleChanged, ProfileChanges: profChanged}
 		if profChanged {
-			wasAdmin := holdsAdministrator(c.snap, target.ID)
-			if !admin && (wasAdmin || newProf.IsAdmin) {
-				return apperr.NewForbidden("only an Administrator can give or take the Administrator profile")
-			}
-			if wasAdmin && !newProf.IsAdmin && target.Active && activeAdministrators(c.snap) <= 1 {
-				return apperr.NewConflict("%s is the org's last active Administrator: give another member the Administrator profile first", target.Name)
-			}
+			change.NewProfileAdmin = newProf.IsAdmin
+		}
+		if err := c.snap.ValidateMembershipChange(c.sc.member.Key, change); err != nil {
+			return err
 		}
 
 		// Reporting lines, by the access rules.
@@ -359,8 +333,8 @@ func (r *Resolver) deactivateMember(ctx context.Context, id string) (*db.Member,
 		if err != nil {
 			return err
 		}
-		if target.ID == c.sc.member.Key {
-			return apperr.NewConflict("you cannot deactivate yourself")
+		if err := c.snap.ValidateMembershipChange(c.sc.member.Key, access.MembershipChange{Target: target.ID, Deactivate: true}); err != nil {
+			return err
 		}
 		cur, err := db.MemberByID(ctx, c.tx, org, target.ID)
 		if err != nil {
@@ -369,14 +343,6 @@ func (r *Resolver) deactivateMember(ctx context.Context, id string) (*db.Member,
 		if !target.Active {
 			out = cur // already INACTIVE: nothing written
 			return nil
-		}
-		if c.snap.IsAdministrator(target.ID) {
-			if activeAdministrators(c.snap) <= 1 {
-				return apperr.NewConflict("%s is the org's last active Administrator and cannot be deactivated", target.Name)
-			}
-			if !c.callerIsAdministrator() {
-				return apperr.NewForbidden("only an Administrator can deactivate an Administrator")
-			}
 		}
 		if out, err = db.SetMemberStatus(ctx, c.tx, org, target.ID, "INACTIVE"); err != nil {
 			return err
@@ -409,8 +375,8 @@ func (r *Resolver) reactivateMember(ctx context.Context, id string) (*db.Member,
 			out = cur // already ACTIVE: nothing written
 			return nil
 		}
-		if holdsAdministrator(c.snap, target.ID) && !c.callerIsAdministrator() {
-			return apperr.NewForbidden("only an Administrator can reactivate an Administrator")
+		if err := c.snap.ValidateMembershipChange(c.sc.member.Key, access.MembershipChange{Target: target.ID, Reactivate: true}); err != nil {
+			return err
 		}
 		if out, err = db.SetMemberStatus(ctx, c.tx, org, target.ID, "ACTIVE"); err != nil {
 			return err
