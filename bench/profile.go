@@ -143,7 +143,7 @@ func (e *env) explain(ctx context.Context, v *viewer, filterJSON, orderJSON stri
 	}
 	rec := &recorder{q: e.conn}
 	params := db.ListParams{Org: e.gen.Org, Meta: meta, Filter: expr, Order: order, First: 50, WantRows: !count,
-		WantCount: count, Visible: db.Visible{All: vs.All, IDs: vs.IDs}}
+		WantCount: count, Visible: db.VisibleFromEngine(vs, ix.Count(access.Deals))}
 	if count {
 		params.First = 1
 	}

@@ -27,7 +27,7 @@ func (sc *scope) visibleSet(m access.Module) access.VisibleSet {
 // dbVisible is the visible set in the form the repository plans with.
 func (sc *scope) dbVisible(m access.Module) db.Visible {
 	v := sc.visibleSet(m)
-	return db.Visible{All: v.All, IDs: v.IDs, ModuleCount: int(sc.index.Count(m)), ModuleCountKnown: true}
+	return db.VisibleFromEngine(v, sc.index.Count(m))
 }
 
 // requireModule fails FORBIDDEN unless the viewer's profile holds perm on m
