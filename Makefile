@@ -1,7 +1,8 @@
 # warden — developer entry points.
 #
 #   make run      start Postgres/Redis if needed, then migrate, seed and serve (:8080)
-#   make test     start Postgres/Redis if needed, then go test -race ./...
+#   make test     start Postgres/Redis if needed, then go test -race ./... and a short fuzz run
+#   make fuzz     every fuzz target for FUZZTIME (default 1m) each
 #   make ci       generate-check + lint-basic + test (what .ci/run executes)
 #
 # Postgres/Redis are taken from the URLs below; scripts/services.sh starts a
@@ -32,13 +33,18 @@ PKGS ?= ./...
 
 SIZE ?= S
 
+# Fuzzing: `make test` runs each target FUZZ_SHORT executions beyond its
+# seed corpus; `make fuzz` runs each for FUZZTIME.
+FUZZ_SHORT ?= 3000x
+FUZZTIME ?= 1m
+
 GENERATED_DIRS := graph/ resolvers/
 
-.PHONY: help run build test bench lint lint-basic generate generate-check ci \
+.PHONY: help run build test fuzz bench lint lint-basic generate generate-check ci \
 	services services-stop services-status clean
 
 help:
-	@echo "targets: run test build bench lint lint-basic generate generate-check ci"
+	@echo "targets: run test fuzz build bench lint lint-basic generate generate-check ci"
 	@echo "         services services-stop services-status clean"
 
 services:
@@ -68,6 +74,12 @@ test:
 	esac; \
 	echo "$(GO) test $$race -count=1 $(TESTFLAGS) $(PKGS)"; \
 	$(GO) test $$race -count=1 $(TESTFLAGS) $(PKGS)
+	@echo "fuzz: a short run of every fuzz target ($(FUZZ_SHORT) each)"
+	@GO='$(GO)' FUZZTIME='$(FUZZ_SHORT)' scripts/fuzz.sh
+
+# Longer fuzzing: make fuzz FUZZTIME=10m (per target).
+fuzz:
+	@GO='$(GO)' FUZZTIME='$(FUZZTIME)' scripts/fuzz.sh
 
 bench: services
 	DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' $(GO) run . bench --size $(SIZE)
