@@ -34,6 +34,7 @@ type ResolverRoot interface {
 	Account() AccountResolver
 	Contact() ContactResolver
 	Deal() DealResolver
+	Holiday() HolidayResolver
 	Lead() LeadResolver
 	Member() MemberResolver
 	Mutation() MutationResolver
@@ -41,6 +42,7 @@ type ResolverRoot interface {
 	Profile() ProfileResolver
 	Query() QueryResolver
 	Role() RoleResolver
+	Shift() ShiftResolver
 	Task() TaskResolver
 	User() UserResolver
 }
@@ -120,6 +122,18 @@ type ComplexityRoot struct {
 		Viewer    func(childComplexity int) int
 	}
 
+	BulkResult struct {
+		Count func(childComplexity int) int
+		Ids   func(childComplexity int) int
+	}
+
+	BusinessHours struct {
+		Days      func(childComplexity int) int
+		TimeZone  func(childComplexity int) int
+		Type      func(childComplexity int) int
+		WeekStart func(childComplexity int) int
+	}
+
 	Condition struct {
 		Field func(childComplexity int) int
 		Op    func(childComplexity int) int
@@ -192,11 +206,66 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FieldDefinition struct {
+		APIName        func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Label          func(childComplexity int) int
+		Module         func(childComplexity int) int
+		PicklistValues func(childComplexity int) int
+		Type           func(childComplexity int) int
+	}
+
+	FieldPermission struct {
+		Access       func(childComplexity int) int
+		Custom       func(childComplexity int) int
+		Field        func(childComplexity int) int
+		Label        func(childComplexity int) int
+		Module       func(childComplexity int) int
+		Restrictable func(childComplexity int) int
+	}
+
 	Group struct {
 		Description func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Members     func(childComplexity int) int
 		Name        func(childComplexity int) int
+	}
+
+	Holiday struct {
+		Date  func(childComplexity int) int
+		ID    func(childComplexity int) int
+		Name  func(childComplexity int) int
+		Shift func(childComplexity int) int
+	}
+
+	ImportResult struct {
+		Created    func(childComplexity int) int
+		ErrorCount func(childComplexity int) int
+		Errors     func(childComplexity int) int
+		Ids        func(childComplexity int) int
+		Ok         func(childComplexity int) int
+	}
+
+	ImportRowError struct {
+		Code    func(childComplexity int) int
+		Column  func(childComplexity int) int
+		Message func(childComplexity int) int
+		Row     func(childComplexity int) int
+	}
+
+	Invitation struct {
+		AcceptedAt func(childComplexity int) int
+		AcceptedBy func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		Email      func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		InvitedBy  func(childComplexity int) int
+		Profile    func(childComplexity int) int
+		ReportsTo  func(childComplexity int) int
+		Role       func(childComplexity int) int
+		Status     func(childComplexity int) int
+		Token      func(childComplexity int) int
 	}
 
 	Lead struct {
@@ -229,14 +298,18 @@ type ComplexityRoot struct {
 	}
 
 	Member struct {
-		Email     func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Name      func(childComplexity int) int
-		Profile   func(childComplexity int) int
-		ReportsTo func(childComplexity int) int
-		Role      func(childComplexity int) int
-		Status    func(childComplexity int) int
-		TimeZone  func(childComplexity int) int
+		AvailableNow    func(childComplexity int) int
+		Email           func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Name            func(childComplexity int) int
+		Profile         func(childComplexity int) int
+		ReportsTo       func(childComplexity int) int
+		Role            func(childComplexity int) int
+		ScheduledShifts func(childComplexity int) int
+		Shift           func(childComplexity int) int
+		Status          func(childComplexity int) int
+		TimeZone        func(childComplexity int) int
+		WorkingTimeZone func(childComplexity int) int
 	}
 
 	MemberAccess struct {
@@ -287,43 +360,69 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddMember          func(childComplexity int, input model.AddMemberInput) int
-		CreateAccount      func(childComplexity int, input map[string]any) int
-		CreateContact      func(childComplexity int, input map[string]any) int
-		CreateDeal         func(childComplexity int, input map[string]any) int
-		CreateGroup        func(childComplexity int, input model.CreateGroupInput) int
-		CreateLead         func(childComplexity int, input map[string]any) int
-		CreateOrg          func(childComplexity int, input model.CreateOrgInput) int
-		CreateRole         func(childComplexity int, input model.CreateRoleInput) int
-		CreateSharingRule  func(childComplexity int, input model.CreateSharingRuleInput) int
-		CreateTask         func(childComplexity int, input map[string]any) int
-		DeactivateMember   func(childComplexity int, id string) int
-		DeleteAccount      func(childComplexity int, id string) int
-		DeleteContact      func(childComplexity int, id string) int
-		DeleteDeal         func(childComplexity int, id string) int
-		DeleteGroup        func(childComplexity int, id string) int
-		DeleteLead         func(childComplexity int, id string) int
-		DeleteRole         func(childComplexity int, id string, transferToRoleID string) int
-		DeleteSharingRule  func(childComplexity int, id string) int
-		DeleteTask         func(childComplexity int, id string) int
-		Login              func(childComplexity int, email string, password string) int
-		MoveRole           func(childComplexity int, id string, parentID string) int
-		ReactivateMember   func(childComplexity int, id string) int
-		RevokeRecordShares func(childComplexity int, module model.Module, recordIds []string, principals []*model.PrincipalInput) int
-		SetDefaultOrg      func(childComplexity int, orgID string) int
-		SetHierarchyMode   func(childComplexity int, mode model.HierarchyMode) int
-		SetModuleSharing   func(childComplexity int, module model.Module, defaultAccess model.DefaultAccess) int
-		ShareRecords       func(childComplexity int, module model.Module, recordIds []string, shares []*model.RecordShareInput) int
-		Signup             func(childComplexity int, input model.SignupInput) int
-		UpdateAccount      func(childComplexity int, id string, input map[string]any) int
-		UpdateContact      func(childComplexity int, id string, input map[string]any) int
-		UpdateDeal         func(childComplexity int, id string, input map[string]any) int
-		UpdateGroup        func(childComplexity int, id string, input model.UpdateGroupInput) int
-		UpdateLead         func(childComplexity int, id string, input map[string]any) int
-		UpdateMember       func(childComplexity int, id string, input model.UpdateMemberInput) int
-		UpdateRole         func(childComplexity int, id string, input model.UpdateRoleInput) int
-		UpdateSharingRule  func(childComplexity int, id string, input model.UpdateSharingRuleInput) int
-		UpdateTask         func(childComplexity int, id string, input map[string]any) int
+		AcceptInvitation    func(childComplexity int, token string) int
+		AddMember           func(childComplexity int, input model.AddMemberInput) int
+		AssignRecords       func(childComplexity int, module model.Module, ids []string, to model.PrincipalInput, strategy model.AssignmentStrategy, dueInWorkingMinutes *int) int
+		AssignShift         func(childComplexity int, memberIds []string, shiftID *string, effectiveFrom *records.Date) int
+		CreateAccount       func(childComplexity int, input map[string]any) int
+		CreateContact       func(childComplexity int, input map[string]any) int
+		CreateCustomField   func(childComplexity int, input model.CreateCustomFieldInput) int
+		CreateDeal          func(childComplexity int, input map[string]any) int
+		CreateGroup         func(childComplexity int, input model.CreateGroupInput) int
+		CreateHoliday       func(childComplexity int, input model.CreateHolidayInput) int
+		CreateLead          func(childComplexity int, input map[string]any) int
+		CreateOrg           func(childComplexity int, input model.CreateOrgInput) int
+		CreateProfile       func(childComplexity int, input model.CreateProfileInput) int
+		CreateRole          func(childComplexity int, input model.CreateRoleInput) int
+		CreateSharingRule   func(childComplexity int, input model.CreateSharingRuleInput) int
+		CreateShift         func(childComplexity int, input model.CreateShiftInput) int
+		CreateTask          func(childComplexity int, input map[string]any) int
+		DeactivateMember    func(childComplexity int, id string) int
+		DeleteAccount       func(childComplexity int, id string) int
+		DeleteContact       func(childComplexity int, id string) int
+		DeleteCustomField   func(childComplexity int, id string) int
+		DeleteDeal          func(childComplexity int, id string) int
+		DeleteGroup         func(childComplexity int, id string) int
+		DeleteHoliday       func(childComplexity int, id string) int
+		DeleteLead          func(childComplexity int, id string) int
+		DeleteProfile       func(childComplexity int, id string, transferToProfileID string) int
+		DeleteRole          func(childComplexity int, id string, transferToRoleID string) int
+		DeleteSharingRule   func(childComplexity int, id string) int
+		DeleteShift         func(childComplexity int, id string, replacementShiftID *string) int
+		DeleteTask          func(childComplexity int, id string) int
+		ImportRecords       func(childComplexity int, module model.Module, csv string) int
+		InviteMember        func(childComplexity int, input model.InviteMemberInput) int
+		Login               func(childComplexity int, email string, password string) int
+		LoginWithIDToken    func(childComplexity int, idToken string) int
+		Logout              func(childComplexity int) int
+		LogoutEverywhere    func(childComplexity int) int
+		MassDelete          func(childComplexity int, module model.Module, ids []string) int
+		MassUpdate          func(childComplexity int, module model.Module, ids []string, input map[string]any) int
+		MoveRole            func(childComplexity int, id string, parentID string) int
+		ReactivateMember    func(childComplexity int, id string) int
+		RefreshToken        func(childComplexity int) int
+		RevokeInvitation    func(childComplexity int, id string) int
+		RevokeRecordShares  func(childComplexity int, module model.Module, recordIds []string, principals []*model.PrincipalInput) int
+		SetBusinessHours    func(childComplexity int, input model.SetBusinessHoursInput) int
+		SetDefaultOrg       func(childComplexity int, orgID string) int
+		SetFieldPermissions func(childComplexity int, profileID string, module model.Module, fields []*model.FieldPermissionInput) int
+		SetHierarchyMode    func(childComplexity int, mode model.HierarchyMode) int
+		SetModuleSharing    func(childComplexity int, module model.Module, defaultAccess model.DefaultAccess) int
+		ShareRecords        func(childComplexity int, module model.Module, recordIds []string, shares []*model.RecordShareInput) int
+		Signup              func(childComplexity int, input model.SignupInput) int
+		TransferOwnership   func(childComplexity int, module model.Module, ids []string, newOwnerID string) int
+		UpdateAccount       func(childComplexity int, id string, input map[string]any) int
+		UpdateContact       func(childComplexity int, id string, input map[string]any) int
+		UpdateCustomField   func(childComplexity int, id string, input model.UpdateCustomFieldInput) int
+		UpdateDeal          func(childComplexity int, id string, input map[string]any) int
+		UpdateGroup         func(childComplexity int, id string, input model.UpdateGroupInput) int
+		UpdateLead          func(childComplexity int, id string, input map[string]any) int
+		UpdateMember        func(childComplexity int, id string, input model.UpdateMemberInput) int
+		UpdateProfile       func(childComplexity int, id string, input model.UpdateProfileInput) int
+		UpdateRole          func(childComplexity int, id string, input model.UpdateRoleInput) int
+		UpdateSharingRule   func(childComplexity int, id string, input model.UpdateSharingRuleInput) int
+		UpdateShift         func(childComplexity int, id string, input model.UpdateShiftInput) int
+		UpdateTask          func(childComplexity int, id string, input map[string]any) int
 	}
 
 	Org struct {
@@ -365,36 +464,48 @@ type ComplexityRoot struct {
 
 	Profile struct {
 		Administrator     func(childComplexity int) int
+		FieldPermissions  func(childComplexity int, module model.Module) int
 		ID                func(childComplexity int) int
 		ModulePermissions func(childComplexity int) int
 		Name              func(childComplexity int) int
 		SetupPermissions  func(childComplexity int) int
+		Standard          func(childComplexity int) int
 	}
 
 	Query struct {
-		AccessExplanation func(childComplexity int, module model.Module, recordID string, memberID string) int
-		Account           func(childComplexity int, id string) int
-		Accounts          func(childComplexity int, first int, after *string, filter map[string]any, orderBy []map[string]any) int
-		AuditLog          func(childComplexity int, first int, after *string, filter *model.AuditFilter) int
-		Contact           func(childComplexity int, id string) int
-		Contacts          func(childComplexity int, first int, after *string, filter map[string]any, orderBy []map[string]any) int
-		Deal              func(childComplexity int, id string) int
-		Deals             func(childComplexity int, first int, after *string, filter map[string]any, orderBy []map[string]any) int
-		Groups            func(childComplexity int) int
-		Lead              func(childComplexity int, id string) int
-		Leads             func(childComplexity int, first int, after *string, filter map[string]any, orderBy []map[string]any) int
-		Member            func(childComplexity int, id string) int
-		Members           func(childComplexity int, first int, after *string, filter *model.MemberFilter) int
-		Org               func(childComplexity int, id string) int
-		OrgSettings       func(childComplexity int) int
-		Profiles          func(childComplexity int) int
-		RecordShares      func(childComplexity int, module model.Module, recordID string) int
-		Roles             func(childComplexity int) int
-		SharingRules      func(childComplexity int, module model.Module) int
-		Task              func(childComplexity int, id string) int
-		Tasks             func(childComplexity int, first int, after *string, filter map[string]any, orderBy []map[string]any) int
-		Viewer            func(childComplexity int) int
-		WhoCanAccess      func(childComplexity int, module model.Module, recordID string, first int, after *string) int
+		AccessExplanation      func(childComplexity int, module model.Module, recordID string, memberID string) int
+		Account                func(childComplexity int, id string) int
+		Accounts               func(childComplexity int, first int, after *string, filter map[string]any, orderBy []map[string]any) int
+		AuditLog               func(childComplexity int, first int, after *string, filter *model.AuditFilter) int
+		AvailableMembers       func(childComplexity int, at time.Time, principal *model.PrincipalInput) int
+		BusinessDeadline       func(childComplexity int, from time.Time, workingMinutes int, memberID *string, shiftID *string) int
+		BusinessHours          func(childComplexity int) int
+		Contact                func(childComplexity int, id string) int
+		Contacts               func(childComplexity int, first int, after *string, filter map[string]any, orderBy []map[string]any) int
+		CustomFieldDefinitions func(childComplexity int, module model.Module) int
+		Deal                   func(childComplexity int, id string) int
+		Deals                  func(childComplexity int, first int, after *string, filter map[string]any, orderBy []map[string]any) int
+		ExportRecords          func(childComplexity int, module model.Module, filter map[string]any) int
+		FieldPermissions       func(childComplexity int, module model.Module) int
+		Groups                 func(childComplexity int) int
+		Holidays               func(childComplexity int, year *int, shiftID *string) int
+		Invitations            func(childComplexity int, status *model.InvitationStatus) int
+		Lead                   func(childComplexity int, id string) int
+		Leads                  func(childComplexity int, first int, after *string, filter map[string]any, orderBy []map[string]any) int
+		Member                 func(childComplexity int, id string) int
+		Members                func(childComplexity int, first int, after *string, filter *model.MemberFilter) int
+		Org                    func(childComplexity int, id string) int
+		OrgSettings            func(childComplexity int) int
+		Profiles               func(childComplexity int) int
+		RecordShares           func(childComplexity int, module model.Module, recordID string) int
+		Roles                  func(childComplexity int) int
+		SharingRules           func(childComplexity int, module model.Module) int
+		Shift                  func(childComplexity int, id string) int
+		Shifts                 func(childComplexity int) int
+		Task                   func(childComplexity int, id string) int
+		Tasks                  func(childComplexity int, first int, after *string, filter map[string]any, orderBy []map[string]any) int
+		Viewer                 func(childComplexity int) int
+		WhoCanAccess           func(childComplexity int, module model.Module, recordID string, first int, after *string) int
 	}
 
 	RecordAccess struct {
@@ -432,6 +543,27 @@ type ComplexityRoot struct {
 		Source           func(childComplexity int) int
 		SuperiorsAllowed func(childComplexity int) int
 		Target           func(childComplexity int) int
+	}
+
+	Shift struct {
+		Breaks      func(childComplexity int) int
+		Days        func(childComplexity int) int
+		Holidays    func(childComplexity int) int
+		ID          func(childComplexity int) int
+		MemberCount func(childComplexity int) int
+		Name        func(childComplexity int) int
+		TimeZone    func(childComplexity int) int
+	}
+
+	ShiftAssignment struct {
+		EffectiveFrom func(childComplexity int) int
+		Member        func(childComplexity int) int
+		Shift         func(childComplexity int) int
+	}
+
+	ShiftBreak struct {
+		End   func(childComplexity int) int
+		Start func(childComplexity int) int
 	}
 
 	Task struct {
@@ -473,6 +605,13 @@ type ComplexityRoot struct {
 		Orgs      func(childComplexity int) int
 		User      func(childComplexity int) int
 	}
+
+	WorkingDay struct {
+		CrossesMidnight func(childComplexity int) int
+		Day             func(childComplexity int) int
+		End             func(childComplexity int) int
+		Start           func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -505,6 +644,9 @@ type DealResolver interface {
 	Account(ctx context.Context, obj *records.Deal) (*records.Account, error)
 	Contact(ctx context.Context, obj *records.Deal) (*records.Contact, error)
 }
+type HolidayResolver interface {
+	Shift(ctx context.Context, obj *db.Holiday) (*db.Shift, error)
+}
 type LeadResolver interface {
 	Owner(ctx context.Context, obj *records.Lead) (*db.Member, error)
 	CreatedBy(ctx context.Context, obj *records.Lead) (*db.Member, error)
@@ -518,6 +660,10 @@ type MemberResolver interface {
 	Profile(ctx context.Context, obj *db.Member) (*db.Profile, error)
 	ReportsTo(ctx context.Context, obj *db.Member) (*db.Member, error)
 	TimeZone(ctx context.Context, obj *db.Member) (*string, error)
+	Shift(ctx context.Context, obj *db.Member) (*db.Shift, error)
+	WorkingTimeZone(ctx context.Context, obj *db.Member) (string, error)
+	AvailableNow(ctx context.Context, obj *db.Member) (bool, error)
+	ScheduledShifts(ctx context.Context, obj *db.Member) ([]*model.ShiftAssignment, error)
 }
 type MutationResolver interface {
 	Signup(ctx context.Context, input model.SignupInput) (*model.AuthPayload, error)
@@ -557,6 +703,32 @@ type MutationResolver interface {
 	DeleteSharingRule(ctx context.Context, id string) (string, error)
 	ShareRecords(ctx context.Context, module model.Module, recordIds []string, shares []*model.RecordShareInput) ([]*model.RecordShare, error)
 	RevokeRecordShares(ctx context.Context, module model.Module, recordIds []string, principals []*model.PrincipalInput) (int, error)
+	TransferOwnership(ctx context.Context, module model.Module, ids []string, newOwnerID string) (*model.BulkResult, error)
+	MassUpdate(ctx context.Context, module model.Module, ids []string, input map[string]any) (*model.BulkResult, error)
+	MassDelete(ctx context.Context, module model.Module, ids []string) (*model.BulkResult, error)
+	ImportRecords(ctx context.Context, module model.Module, csv string) (*model.ImportResult, error)
+	LoginWithIDToken(ctx context.Context, idToken string) (*model.AuthPayload, error)
+	RefreshToken(ctx context.Context) (*model.AuthPayload, error)
+	Logout(ctx context.Context) (bool, error)
+	LogoutEverywhere(ctx context.Context) (int, error)
+	InviteMember(ctx context.Context, input model.InviteMemberInput) (*model.Invitation, error)
+	RevokeInvitation(ctx context.Context, id string) (*model.Invitation, error)
+	AcceptInvitation(ctx context.Context, token string) (*model.Viewer, error)
+	CreateProfile(ctx context.Context, input model.CreateProfileInput) (*db.Profile, error)
+	UpdateProfile(ctx context.Context, id string, input model.UpdateProfileInput) (*db.Profile, error)
+	DeleteProfile(ctx context.Context, id string, transferToProfileID string) (string, error)
+	SetFieldPermissions(ctx context.Context, profileID string, module model.Module, fields []*model.FieldPermissionInput) ([]*model.FieldPermission, error)
+	CreateCustomField(ctx context.Context, input model.CreateCustomFieldInput) (*model.FieldDefinition, error)
+	UpdateCustomField(ctx context.Context, id string, input model.UpdateCustomFieldInput) (*model.FieldDefinition, error)
+	DeleteCustomField(ctx context.Context, id string) (string, error)
+	SetBusinessHours(ctx context.Context, input model.SetBusinessHoursInput) (*model.BusinessHours, error)
+	CreateShift(ctx context.Context, input model.CreateShiftInput) (*db.Shift, error)
+	UpdateShift(ctx context.Context, id string, input model.UpdateShiftInput) (*db.Shift, error)
+	DeleteShift(ctx context.Context, id string, replacementShiftID *string) (string, error)
+	CreateHoliday(ctx context.Context, input model.CreateHolidayInput) (*db.Holiday, error)
+	DeleteHoliday(ctx context.Context, id string) (string, error)
+	AssignShift(ctx context.Context, memberIds []string, shiftID *string, effectiveFrom *records.Date) ([]*model.ShiftAssignment, error)
+	AssignRecords(ctx context.Context, module model.Module, ids []string, to model.PrincipalInput, strategy model.AssignmentStrategy, dueInWorkingMinutes *int) ([]records.Record, error)
 }
 type OrgResolver interface {
 	Member(ctx context.Context, obj *db.Org) (*db.Member, error)
@@ -578,6 +750,8 @@ type ProfileResolver interface {
 	Administrator(ctx context.Context, obj *db.Profile) (bool, error)
 	ModulePermissions(ctx context.Context, obj *db.Profile) ([]*model.ModulePermission, error)
 	SetupPermissions(ctx context.Context, obj *db.Profile) ([]string, error)
+	Standard(ctx context.Context, obj *db.Profile) (bool, error)
+	FieldPermissions(ctx context.Context, obj *db.Profile, module model.Module) ([]*model.FieldPermission, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
@@ -603,9 +777,25 @@ type QueryResolver interface {
 	AuditLog(ctx context.Context, first int, after *string, filter *model.AuditFilter) (*model.AuditEntryConnection, error)
 	AccessExplanation(ctx context.Context, module model.Module, recordID string, memberID string) (*model.AccessExplanation, error)
 	WhoCanAccess(ctx context.Context, module model.Module, recordID string, first int, after *string) (*model.MemberAccessConnection, error)
+	ExportRecords(ctx context.Context, module model.Module, filter map[string]any) (string, error)
+	Invitations(ctx context.Context, status *model.InvitationStatus) ([]*model.Invitation, error)
+	FieldPermissions(ctx context.Context, module model.Module) ([]*model.FieldPermission, error)
+	CustomFieldDefinitions(ctx context.Context, module model.Module) ([]*model.FieldDefinition, error)
+	BusinessHours(ctx context.Context) (*model.BusinessHours, error)
+	Shifts(ctx context.Context) ([]*db.Shift, error)
+	Shift(ctx context.Context, id string) (*db.Shift, error)
+	Holidays(ctx context.Context, year *int, shiftID *string) ([]*db.Holiday, error)
+	AvailableMembers(ctx context.Context, at time.Time, principal *model.PrincipalInput) ([]*db.Member, error)
+	BusinessDeadline(ctx context.Context, from time.Time, workingMinutes int, memberID *string, shiftID *string) (*time.Time, error)
 }
 type RoleResolver interface {
 	Parent(ctx context.Context, obj *db.Role) (*db.Role, error)
+}
+type ShiftResolver interface {
+	Days(ctx context.Context, obj *db.Shift) ([]*model.WorkingDay, error)
+	Breaks(ctx context.Context, obj *db.Shift) ([]*model.ShiftBreak, error)
+	Holidays(ctx context.Context, obj *db.Shift) ([]*db.Holiday, error)
+	MemberCount(ctx context.Context, obj *db.Shift) (int, error)
 }
 type TaskResolver interface {
 	Owner(ctx context.Context, obj *records.Task) (*db.Member, error)
@@ -899,6 +1089,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuthPayload.Viewer(childComplexity), true
 
+	case "BulkResult.count":
+		if e.ComplexityRoot.BulkResult.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkResult.Count(childComplexity), true
+	case "BulkResult.ids":
+		if e.ComplexityRoot.BulkResult.Ids == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BulkResult.Ids(childComplexity), true
+
+	case "BusinessHours.days":
+		if e.ComplexityRoot.BusinessHours.Days == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessHours.Days(childComplexity), true
+	case "BusinessHours.timeZone":
+		if e.ComplexityRoot.BusinessHours.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessHours.TimeZone(childComplexity), true
+	case "BusinessHours.type":
+		if e.ComplexityRoot.BusinessHours.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessHours.Type(childComplexity), true
+	case "BusinessHours.weekStart":
+		if e.ComplexityRoot.BusinessHours.WeekStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BusinessHours.WeekStart(childComplexity), true
+
 	case "Condition.field":
 		if e.ComplexityRoot.Condition.Field == nil {
 			break
@@ -1178,6 +1406,80 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DealEdge.Node(childComplexity), true
 
+	case "FieldDefinition.apiName":
+		if e.ComplexityRoot.FieldDefinition.APIName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldDefinition.APIName(childComplexity), true
+	case "FieldDefinition.id":
+		if e.ComplexityRoot.FieldDefinition.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldDefinition.ID(childComplexity), true
+	case "FieldDefinition.label":
+		if e.ComplexityRoot.FieldDefinition.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldDefinition.Label(childComplexity), true
+	case "FieldDefinition.module":
+		if e.ComplexityRoot.FieldDefinition.Module == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldDefinition.Module(childComplexity), true
+	case "FieldDefinition.picklistValues":
+		if e.ComplexityRoot.FieldDefinition.PicklistValues == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldDefinition.PicklistValues(childComplexity), true
+	case "FieldDefinition.type":
+		if e.ComplexityRoot.FieldDefinition.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldDefinition.Type(childComplexity), true
+
+	case "FieldPermission.access":
+		if e.ComplexityRoot.FieldPermission.Access == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldPermission.Access(childComplexity), true
+	case "FieldPermission.custom":
+		if e.ComplexityRoot.FieldPermission.Custom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldPermission.Custom(childComplexity), true
+	case "FieldPermission.field":
+		if e.ComplexityRoot.FieldPermission.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldPermission.Field(childComplexity), true
+	case "FieldPermission.label":
+		if e.ComplexityRoot.FieldPermission.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldPermission.Label(childComplexity), true
+	case "FieldPermission.module":
+		if e.ComplexityRoot.FieldPermission.Module == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldPermission.Module(childComplexity), true
+	case "FieldPermission.restrictable":
+		if e.ComplexityRoot.FieldPermission.Restrictable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldPermission.Restrictable(childComplexity), true
+
 	case "Group.description":
 		if e.ComplexityRoot.Group.Description == nil {
 			break
@@ -1202,6 +1504,160 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Group.Name(childComplexity), true
+
+	case "Holiday.date":
+		if e.ComplexityRoot.Holiday.Date == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Holiday.Date(childComplexity), true
+	case "Holiday.id":
+		if e.ComplexityRoot.Holiday.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Holiday.ID(childComplexity), true
+	case "Holiday.name":
+		if e.ComplexityRoot.Holiday.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Holiday.Name(childComplexity), true
+	case "Holiday.shift":
+		if e.ComplexityRoot.Holiday.Shift == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Holiday.Shift(childComplexity), true
+
+	case "ImportResult.created":
+		if e.ComplexityRoot.ImportResult.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportResult.Created(childComplexity), true
+	case "ImportResult.errorCount":
+		if e.ComplexityRoot.ImportResult.ErrorCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportResult.ErrorCount(childComplexity), true
+	case "ImportResult.errors":
+		if e.ComplexityRoot.ImportResult.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportResult.Errors(childComplexity), true
+	case "ImportResult.ids":
+		if e.ComplexityRoot.ImportResult.Ids == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportResult.Ids(childComplexity), true
+	case "ImportResult.ok":
+		if e.ComplexityRoot.ImportResult.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportResult.Ok(childComplexity), true
+
+	case "ImportRowError.code":
+		if e.ComplexityRoot.ImportRowError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Code(childComplexity), true
+	case "ImportRowError.column":
+		if e.ComplexityRoot.ImportRowError.Column == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Column(childComplexity), true
+	case "ImportRowError.message":
+		if e.ComplexityRoot.ImportRowError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Message(childComplexity), true
+	case "ImportRowError.row":
+		if e.ComplexityRoot.ImportRowError.Row == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Row(childComplexity), true
+
+	case "Invitation.acceptedAt":
+		if e.ComplexityRoot.Invitation.AcceptedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invitation.AcceptedAt(childComplexity), true
+	case "Invitation.acceptedBy":
+		if e.ComplexityRoot.Invitation.AcceptedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invitation.AcceptedBy(childComplexity), true
+	case "Invitation.createdAt":
+		if e.ComplexityRoot.Invitation.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invitation.CreatedAt(childComplexity), true
+	case "Invitation.email":
+		if e.ComplexityRoot.Invitation.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invitation.Email(childComplexity), true
+	case "Invitation.expiresAt":
+		if e.ComplexityRoot.Invitation.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invitation.ExpiresAt(childComplexity), true
+	case "Invitation.id":
+		if e.ComplexityRoot.Invitation.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invitation.ID(childComplexity), true
+	case "Invitation.invitedBy":
+		if e.ComplexityRoot.Invitation.InvitedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invitation.InvitedBy(childComplexity), true
+	case "Invitation.profile":
+		if e.ComplexityRoot.Invitation.Profile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invitation.Profile(childComplexity), true
+	case "Invitation.reportsTo":
+		if e.ComplexityRoot.Invitation.ReportsTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invitation.ReportsTo(childComplexity), true
+	case "Invitation.role":
+		if e.ComplexityRoot.Invitation.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invitation.Role(childComplexity), true
+	case "Invitation.status":
+		if e.ComplexityRoot.Invitation.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invitation.Status(childComplexity), true
+	case "Invitation.token":
+		if e.ComplexityRoot.Invitation.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Invitation.Token(childComplexity), true
 
 	case "Lead.access":
 		if e.ComplexityRoot.Lead.Access == nil {
@@ -1326,6 +1782,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LeadEdge.Node(childComplexity), true
 
+	case "Member.availableNow":
+		if e.ComplexityRoot.Member.AvailableNow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Member.AvailableNow(childComplexity), true
 	case "Member.email":
 		if e.ComplexityRoot.Member.Email == nil {
 			break
@@ -1362,6 +1824,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Member.Role(childComplexity), true
+	case "Member.scheduledShifts":
+		if e.ComplexityRoot.Member.ScheduledShifts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Member.ScheduledShifts(childComplexity), true
+	case "Member.shift":
+		if e.ComplexityRoot.Member.Shift == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Member.Shift(childComplexity), true
 	case "Member.status":
 		if e.ComplexityRoot.Member.Status == nil {
 			break
@@ -1374,6 +1848,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Member.TimeZone(childComplexity), true
+	case "Member.workingTimeZone":
+		if e.ComplexityRoot.Member.WorkingTimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Member.WorkingTimeZone(childComplexity), true
 
 	case "MemberAccess.level":
 		if e.ComplexityRoot.MemberAccess.Level == nil {
@@ -1538,6 +2018,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ModuleSharing.Module(childComplexity), true
 
+	case "Mutation.acceptInvitation":
+		if e.ComplexityRoot.Mutation.AcceptInvitation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptInvitation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptInvitation(childComplexity, args["token"].(string)), true
 	case "Mutation.addMember":
 		if e.ComplexityRoot.Mutation.AddMember == nil {
 			break
@@ -1549,6 +2040,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddMember(childComplexity, args["input"].(model.AddMemberInput)), true
+	case "Mutation.assignRecords":
+		if e.ComplexityRoot.Mutation.AssignRecords == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignRecords_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignRecords(childComplexity, args["module"].(model.Module), args["ids"].([]string), args["to"].(model.PrincipalInput), args["strategy"].(model.AssignmentStrategy), args["dueInWorkingMinutes"].(*int)), true
+	case "Mutation.assignShift":
+		if e.ComplexityRoot.Mutation.AssignShift == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_assignShift_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AssignShift(childComplexity, args["memberIds"].([]string), args["shiftId"].(*string), args["effectiveFrom"].(*records.Date)), true
 	case "Mutation.createAccount":
 		if e.ComplexityRoot.Mutation.CreateAccount == nil {
 			break
@@ -1571,6 +2084,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateContact(childComplexity, args["input"].(map[string]any)), true
+	case "Mutation.createCustomField":
+		if e.ComplexityRoot.Mutation.CreateCustomField == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCustomField_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCustomField(childComplexity, args["input"].(model.CreateCustomFieldInput)), true
 	case "Mutation.createDeal":
 		if e.ComplexityRoot.Mutation.CreateDeal == nil {
 			break
@@ -1593,6 +2117,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateGroup(childComplexity, args["input"].(model.CreateGroupInput)), true
+	case "Mutation.createHoliday":
+		if e.ComplexityRoot.Mutation.CreateHoliday == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createHoliday_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateHoliday(childComplexity, args["input"].(model.CreateHolidayInput)), true
 	case "Mutation.createLead":
 		if e.ComplexityRoot.Mutation.CreateLead == nil {
 			break
@@ -1615,6 +2150,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateOrg(childComplexity, args["input"].(model.CreateOrgInput)), true
+	case "Mutation.createProfile":
+		if e.ComplexityRoot.Mutation.CreateProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateProfile(childComplexity, args["input"].(model.CreateProfileInput)), true
 	case "Mutation.createRole":
 		if e.ComplexityRoot.Mutation.CreateRole == nil {
 			break
@@ -1637,6 +2183,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateSharingRule(childComplexity, args["input"].(model.CreateSharingRuleInput)), true
+	case "Mutation.createShift":
+		if e.ComplexityRoot.Mutation.CreateShift == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createShift_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateShift(childComplexity, args["input"].(model.CreateShiftInput)), true
 	case "Mutation.createTask":
 		if e.ComplexityRoot.Mutation.CreateTask == nil {
 			break
@@ -1681,6 +2238,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteContact(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteCustomField":
+		if e.ComplexityRoot.Mutation.DeleteCustomField == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteCustomField_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteCustomField(childComplexity, args["id"].(string)), true
 	case "Mutation.deleteDeal":
 		if e.ComplexityRoot.Mutation.DeleteDeal == nil {
 			break
@@ -1703,6 +2271,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteGroup(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteHoliday":
+		if e.ComplexityRoot.Mutation.DeleteHoliday == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteHoliday_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteHoliday(childComplexity, args["id"].(string)), true
 	case "Mutation.deleteLead":
 		if e.ComplexityRoot.Mutation.DeleteLead == nil {
 			break
@@ -1714,6 +2293,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteLead(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteProfile":
+		if e.ComplexityRoot.Mutation.DeleteProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteProfile(childComplexity, args["id"].(string), args["transferToProfileId"].(string)), true
 	case "Mutation.deleteRole":
 		if e.ComplexityRoot.Mutation.DeleteRole == nil {
 			break
@@ -1736,6 +2326,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteSharingRule(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteShift":
+		if e.ComplexityRoot.Mutation.DeleteShift == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteShift_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteShift(childComplexity, args["id"].(string), args["replacementShiftId"].(*string)), true
 	case "Mutation.deleteTask":
 		if e.ComplexityRoot.Mutation.DeleteTask == nil {
 			break
@@ -1747,6 +2348,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteTask(childComplexity, args["id"].(string)), true
+	case "Mutation.importRecords":
+		if e.ComplexityRoot.Mutation.ImportRecords == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importRecords_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportRecords(childComplexity, args["module"].(model.Module), args["csv"].(string)), true
+	case "Mutation.inviteMember":
+		if e.ComplexityRoot.Mutation.InviteMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_inviteMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InviteMember(childComplexity, args["input"].(model.InviteMemberInput)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -1758,6 +2381,51 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Login(childComplexity, args["email"].(string), args["password"].(string)), true
+	case "Mutation.loginWithIdToken":
+		if e.ComplexityRoot.Mutation.LoginWithIDToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_loginWithIdToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LoginWithIDToken(childComplexity, args["idToken"].(string)), true
+	case "Mutation.logout":
+		if e.ComplexityRoot.Mutation.Logout == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.Logout(childComplexity), true
+	case "Mutation.logoutEverywhere":
+		if e.ComplexityRoot.Mutation.LogoutEverywhere == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.LogoutEverywhere(childComplexity), true
+	case "Mutation.massDelete":
+		if e.ComplexityRoot.Mutation.MassDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_massDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MassDelete(childComplexity, args["module"].(model.Module), args["ids"].([]string)), true
+	case "Mutation.massUpdate":
+		if e.ComplexityRoot.Mutation.MassUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_massUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MassUpdate(childComplexity, args["module"].(model.Module), args["ids"].([]string), args["input"].(map[string]any)), true
 	case "Mutation.moveRole":
 		if e.ComplexityRoot.Mutation.MoveRole == nil {
 			break
@@ -1780,6 +2448,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReactivateMember(childComplexity, args["id"].(string)), true
+	case "Mutation.refreshToken":
+		if e.ComplexityRoot.Mutation.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RefreshToken(childComplexity), true
+	case "Mutation.revokeInvitation":
+		if e.ComplexityRoot.Mutation.RevokeInvitation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeInvitation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeInvitation(childComplexity, args["id"].(string)), true
 	case "Mutation.revokeRecordShares":
 		if e.ComplexityRoot.Mutation.RevokeRecordShares == nil {
 			break
@@ -1791,6 +2476,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeRecordShares(childComplexity, args["module"].(model.Module), args["recordIds"].([]string), args["principals"].([]*model.PrincipalInput)), true
+	case "Mutation.setBusinessHours":
+		if e.ComplexityRoot.Mutation.SetBusinessHours == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setBusinessHours_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetBusinessHours(childComplexity, args["input"].(model.SetBusinessHoursInput)), true
 	case "Mutation.setDefaultOrg":
 		if e.ComplexityRoot.Mutation.SetDefaultOrg == nil {
 			break
@@ -1802,6 +2498,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetDefaultOrg(childComplexity, args["orgId"].(string)), true
+	case "Mutation.setFieldPermissions":
+		if e.ComplexityRoot.Mutation.SetFieldPermissions == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setFieldPermissions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetFieldPermissions(childComplexity, args["profileId"].(string), args["module"].(model.Module), args["fields"].([]*model.FieldPermissionInput)), true
 	case "Mutation.setHierarchyMode":
 		if e.ComplexityRoot.Mutation.SetHierarchyMode == nil {
 			break
@@ -1846,6 +2553,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Signup(childComplexity, args["input"].(model.SignupInput)), true
+	case "Mutation.transferOwnership":
+		if e.ComplexityRoot.Mutation.TransferOwnership == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transferOwnership_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransferOwnership(childComplexity, args["module"].(model.Module), args["ids"].([]string), args["newOwnerId"].(string)), true
 	case "Mutation.updateAccount":
 		if e.ComplexityRoot.Mutation.UpdateAccount == nil {
 			break
@@ -1868,6 +2586,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateContact(childComplexity, args["id"].(string), args["input"].(map[string]any)), true
+	case "Mutation.updateCustomField":
+		if e.ComplexityRoot.Mutation.UpdateCustomField == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateCustomField_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateCustomField(childComplexity, args["id"].(string), args["input"].(model.UpdateCustomFieldInput)), true
 	case "Mutation.updateDeal":
 		if e.ComplexityRoot.Mutation.UpdateDeal == nil {
 			break
@@ -1912,6 +2641,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateMember(childComplexity, args["id"].(string), args["input"].(model.UpdateMemberInput)), true
+	case "Mutation.updateProfile":
+		if e.ComplexityRoot.Mutation.UpdateProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateProfile(childComplexity, args["id"].(string), args["input"].(model.UpdateProfileInput)), true
 	case "Mutation.updateRole":
 		if e.ComplexityRoot.Mutation.UpdateRole == nil {
 			break
@@ -1934,6 +2674,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateSharingRule(childComplexity, args["id"].(string), args["input"].(model.UpdateSharingRuleInput)), true
+	case "Mutation.updateShift":
+		if e.ComplexityRoot.Mutation.UpdateShift == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateShift_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateShift(childComplexity, args["id"].(string), args["input"].(model.UpdateShiftInput)), true
 	case "Mutation.updateTask":
 		if e.ComplexityRoot.Mutation.UpdateTask == nil {
 			break
@@ -2161,6 +2912,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Profile.Administrator(childComplexity), true
+	case "Profile.fieldPermissions":
+		if e.ComplexityRoot.Profile.FieldPermissions == nil {
+			break
+		}
+
+		args, err := ec.field_Profile_fieldPermissions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Profile.FieldPermissions(childComplexity, args["module"].(model.Module)), true
 	case "Profile.id":
 		if e.ComplexityRoot.Profile.ID == nil {
 			break
@@ -2185,6 +2947,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Profile.SetupPermissions(childComplexity), true
+	case "Profile.standard":
+		if e.ComplexityRoot.Profile.Standard == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.Standard(childComplexity), true
 
 	case "Query.accessExplanation":
 		if e.ComplexityRoot.Query.AccessExplanation == nil {
@@ -2230,6 +2998,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["first"].(int), args["after"].(*string), args["filter"].(*model.AuditFilter)), true
+	case "Query.availableMembers":
+		if e.ComplexityRoot.Query.AvailableMembers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_availableMembers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AvailableMembers(childComplexity, args["at"].(time.Time), args["principal"].(*model.PrincipalInput)), true
+	case "Query.businessDeadline":
+		if e.ComplexityRoot.Query.BusinessDeadline == nil {
+			break
+		}
+
+		args, err := ec.field_Query_businessDeadline_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.BusinessDeadline(childComplexity, args["from"].(time.Time), args["workingMinutes"].(int), args["memberId"].(*string), args["shiftId"].(*string)), true
+	case "Query.businessHours":
+		if e.ComplexityRoot.Query.BusinessHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.BusinessHours(childComplexity), true
 	case "Query.contact":
 		if e.ComplexityRoot.Query.Contact == nil {
 			break
@@ -2252,6 +3048,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Contacts(childComplexity, args["first"].(int), args["after"].(*string), args["filter"].(map[string]any), args["orderBy"].([]map[string]any)), true
+	case "Query.customFieldDefinitions":
+		if e.ComplexityRoot.Query.CustomFieldDefinitions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_customFieldDefinitions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CustomFieldDefinitions(childComplexity, args["module"].(model.Module)), true
 	case "Query.deal":
 		if e.ComplexityRoot.Query.Deal == nil {
 			break
@@ -2274,13 +3081,57 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Deals(childComplexity, args["first"].(int), args["after"].(*string), args["filter"].(map[string]any), args["orderBy"].([]map[string]any)), true
+	case "Query.exportRecords":
+		if e.ComplexityRoot.Query.ExportRecords == nil {
+			break
+		}
+
+		args, err := ec.field_Query_exportRecords_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ExportRecords(childComplexity, args["module"].(model.Module), args["filter"].(map[string]any)), true
+	case "Query.fieldPermissions":
+		if e.ComplexityRoot.Query.FieldPermissions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_fieldPermissions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FieldPermissions(childComplexity, args["module"].(model.Module)), true
 	case "Query.groups":
 		if e.ComplexityRoot.Query.Groups == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Groups(childComplexity), true
+	case "Query.holidays":
+		if e.ComplexityRoot.Query.Holidays == nil {
+			break
+		}
 
+		args, err := ec.field_Query_holidays_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Holidays(childComplexity, args["year"].(*int), args["shiftId"].(*string)), true
+
+	case "Query.invitations":
+		if e.ComplexityRoot.Query.Invitations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_invitations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Invitations(childComplexity, args["status"].(*model.InvitationStatus)), true
 	case "Query.lead":
 		if e.ComplexityRoot.Query.Lead == nil {
 			break
@@ -2376,6 +3227,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SharingRules(childComplexity, args["module"].(model.Module)), true
+	case "Query.shift":
+		if e.ComplexityRoot.Query.Shift == nil {
+			break
+		}
+
+		args, err := ec.field_Query_shift_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Shift(childComplexity, args["id"].(string)), true
+	case "Query.shifts":
+		if e.ComplexityRoot.Query.Shifts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Shifts(childComplexity), true
 	case "Query.task":
 		if e.ComplexityRoot.Query.Task == nil {
 			break
@@ -2570,6 +3438,81 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SharingRule.Target(childComplexity), true
 
+	case "Shift.breaks":
+		if e.ComplexityRoot.Shift.Breaks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shift.Breaks(childComplexity), true
+	case "Shift.days":
+		if e.ComplexityRoot.Shift.Days == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shift.Days(childComplexity), true
+	case "Shift.holidays":
+		if e.ComplexityRoot.Shift.Holidays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shift.Holidays(childComplexity), true
+	case "Shift.id":
+		if e.ComplexityRoot.Shift.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shift.ID(childComplexity), true
+	case "Shift.memberCount":
+		if e.ComplexityRoot.Shift.MemberCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shift.MemberCount(childComplexity), true
+	case "Shift.name":
+		if e.ComplexityRoot.Shift.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shift.Name(childComplexity), true
+	case "Shift.timeZone":
+		if e.ComplexityRoot.Shift.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shift.TimeZone(childComplexity), true
+
+	case "ShiftAssignment.effectiveFrom":
+		if e.ComplexityRoot.ShiftAssignment.EffectiveFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShiftAssignment.EffectiveFrom(childComplexity), true
+	case "ShiftAssignment.member":
+		if e.ComplexityRoot.ShiftAssignment.Member == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShiftAssignment.Member(childComplexity), true
+	case "ShiftAssignment.shift":
+		if e.ComplexityRoot.ShiftAssignment.Shift == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShiftAssignment.Shift(childComplexity), true
+
+	case "ShiftBreak.end":
+		if e.ComplexityRoot.ShiftBreak.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShiftBreak.End(childComplexity), true
+	case "ShiftBreak.start":
+		if e.ComplexityRoot.ShiftBreak.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShiftBreak.Start(childComplexity), true
+
 	case "Task.access":
 		if e.ComplexityRoot.Task.Access == nil {
 			break
@@ -2725,6 +3668,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Viewer.User(childComplexity), true
 
+	case "WorkingDay.crossesMidnight":
+		if e.ComplexityRoot.WorkingDay.CrossesMidnight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkingDay.CrossesMidnight(childComplexity), true
+	case "WorkingDay.day":
+		if e.ComplexityRoot.WorkingDay.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkingDay.Day(childComplexity), true
+	case "WorkingDay.end":
+		if e.ComplexityRoot.WorkingDay.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkingDay.End(childComplexity), true
+	case "WorkingDay.start":
+		if e.ComplexityRoot.WorkingDay.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkingDay.Start(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -2738,31 +3706,45 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AccountOrder", ec.unmarshalInputAccountOrder),
 			graphql.NewInputUnmarshaler("AddMemberInput", ec.unmarshalInputAddMemberInput),
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
+			graphql.NewInputUnmarshaler("BreakInput", ec.unmarshalInputBreakInput),
 			graphql.NewInputUnmarshaler("ConditionInput", ec.unmarshalInputConditionInput),
 			graphql.NewInputUnmarshaler("ContactFilter", ec.unmarshalInputContactFilter),
 			graphql.NewInputUnmarshaler("ContactOrder", ec.unmarshalInputContactOrder),
 			graphql.NewInputUnmarshaler("CreateAccountInput", ec.unmarshalInputCreateAccountInput),
 			graphql.NewInputUnmarshaler("CreateContactInput", ec.unmarshalInputCreateContactInput),
+			graphql.NewInputUnmarshaler("CreateCustomFieldInput", ec.unmarshalInputCreateCustomFieldInput),
 			graphql.NewInputUnmarshaler("CreateDealInput", ec.unmarshalInputCreateDealInput),
 			graphql.NewInputUnmarshaler("CreateGroupInput", ec.unmarshalInputCreateGroupInput),
+			graphql.NewInputUnmarshaler("CreateHolidayInput", ec.unmarshalInputCreateHolidayInput),
 			graphql.NewInputUnmarshaler("CreateLeadInput", ec.unmarshalInputCreateLeadInput),
 			graphql.NewInputUnmarshaler("CreateOrgInput", ec.unmarshalInputCreateOrgInput),
+			graphql.NewInputUnmarshaler("CreateProfileInput", ec.unmarshalInputCreateProfileInput),
 			graphql.NewInputUnmarshaler("CreateRoleInput", ec.unmarshalInputCreateRoleInput),
 			graphql.NewInputUnmarshaler("CreateSharingRuleInput", ec.unmarshalInputCreateSharingRuleInput),
+			graphql.NewInputUnmarshaler("CreateShiftInput", ec.unmarshalInputCreateShiftInput),
 			graphql.NewInputUnmarshaler("CreateTaskInput", ec.unmarshalInputCreateTaskInput),
 			graphql.NewInputUnmarshaler("CriteriaInput", ec.unmarshalInputCriteriaInput),
 			graphql.NewInputUnmarshaler("CustomFieldFilter", ec.unmarshalInputCustomFieldFilter),
 			graphql.NewInputUnmarshaler("DateFilter", ec.unmarshalInputDateFilter),
 			graphql.NewInputUnmarshaler("DealFilter", ec.unmarshalInputDealFilter),
 			graphql.NewInputUnmarshaler("DealOrder", ec.unmarshalInputDealOrder),
+			graphql.NewInputUnmarshaler("FieldPermissionInput", ec.unmarshalInputFieldPermissionInput),
 			graphql.NewInputUnmarshaler("FloatFilter", ec.unmarshalInputFloatFilter),
+			graphql.NewInputUnmarshaler("HolidayInput", ec.unmarshalInputHolidayInput),
 			graphql.NewInputUnmarshaler("IDFilter", ec.unmarshalInputIDFilter),
 			graphql.NewInputUnmarshaler("IntFilter", ec.unmarshalInputIntFilter),
+			graphql.NewInputUnmarshaler("InviteMemberInput", ec.unmarshalInputInviteMemberInput),
 			graphql.NewInputUnmarshaler("LeadFilter", ec.unmarshalInputLeadFilter),
 			graphql.NewInputUnmarshaler("LeadOrder", ec.unmarshalInputLeadOrder),
+			graphql.NewInputUnmarshaler("MassUpdateInput", ec.unmarshalInputMassUpdateInput),
 			graphql.NewInputUnmarshaler("MemberFilter", ec.unmarshalInputMemberFilter),
+			graphql.NewInputUnmarshaler("ModulePermissionInput", ec.unmarshalInputModulePermissionInput),
 			graphql.NewInputUnmarshaler("PrincipalInput", ec.unmarshalInputPrincipalInput),
+			graphql.NewInputUnmarshaler("RecordFilter", ec.unmarshalInputRecordFilter),
 			graphql.NewInputUnmarshaler("RecordShareInput", ec.unmarshalInputRecordShareInput),
+			graphql.NewInputUnmarshaler("SameHoursInput", ec.unmarshalInputSameHoursInput),
+			graphql.NewInputUnmarshaler("SetBusinessHoursInput", ec.unmarshalInputSetBusinessHoursInput),
+			graphql.NewInputUnmarshaler("ShiftDayInput", ec.unmarshalInputShiftDayInput),
 			graphql.NewInputUnmarshaler("SignupInput", ec.unmarshalInputSignupInput),
 			graphql.NewInputUnmarshaler("StringFilter", ec.unmarshalInputStringFilter),
 			graphql.NewInputUnmarshaler("TaskFilter", ec.unmarshalInputTaskFilter),
@@ -2770,12 +3752,15 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TimeFilter", ec.unmarshalInputTimeFilter),
 			graphql.NewInputUnmarshaler("UpdateAccountInput", ec.unmarshalInputUpdateAccountInput),
 			graphql.NewInputUnmarshaler("UpdateContactInput", ec.unmarshalInputUpdateContactInput),
+			graphql.NewInputUnmarshaler("UpdateCustomFieldInput", ec.unmarshalInputUpdateCustomFieldInput),
 			graphql.NewInputUnmarshaler("UpdateDealInput", ec.unmarshalInputUpdateDealInput),
 			graphql.NewInputUnmarshaler("UpdateGroupInput", ec.unmarshalInputUpdateGroupInput),
 			graphql.NewInputUnmarshaler("UpdateLeadInput", ec.unmarshalInputUpdateLeadInput),
 			graphql.NewInputUnmarshaler("UpdateMemberInput", ec.unmarshalInputUpdateMemberInput),
+			graphql.NewInputUnmarshaler("UpdateProfileInput", ec.unmarshalInputUpdateProfileInput),
 			graphql.NewInputUnmarshaler("UpdateRoleInput", ec.unmarshalInputUpdateRoleInput),
 			graphql.NewInputUnmarshaler("UpdateSharingRuleInput", ec.unmarshalInputUpdateSharingRuleInput),
+			graphql.NewInputUnmarshaler("UpdateShiftInput", ec.unmarshalInputUpdateShiftInput),
 			graphql.NewInputUnmarshaler("UpdateTaskInput", ec.unmarshalInputUpdateTaskInput),
 		)
 	}
@@ -3361,6 +4346,408 @@ type MemberAccess { member: Member!  level: AccessLevel!  permissions: RecordAcc
 type MemberAccessConnection { edges: [MemberAccessEdge!]!  pageInfo: PageInfo!  totalCount: Int! }
 type MemberAccessEdge { cursor: String!  node: MemberAccess! }
 `, BuiltIn: false},
+	{Name: "../schema/bulk.graphqls", Input: `# Bulk work on records (issue #4 item 5): ownership transfer, mass update,
+# mass delete, CSV export and import. Each record is checked by the access
+# engine as a single-record write would be; a call writes all or nothing.
+
+extend type Query {
+  """
+  CSV of the module's records the viewer may see that match the filter (the
+  list query's semantics), with one column per field the viewer may read:
+  id, owner, createdBy, createdAt, updatedAt, then the module's standard
+  fields and custom fields by apiName, in that order. Hidden fields are not
+  columns. Needs the profile's export permission on the module. At most
+  100,000 rows: a larger result fails LIMIT_EXCEEDED (narrow the filter).
+  Text cells starting with = + - @ (or a tab or carriage return) are
+  prefixed with ' so that spreadsheets do not run them as formulas.
+  """
+  exportRecords(module: Module!, filter: RecordFilter): String!
+}
+
+extend type Mutation {
+  """
+  Gives the records to another active member. Needs changeOwner on the
+  module and, on each record, access that permits changing its owner
+  (FULL_ACCESS). At most 500 ids.
+  """
+  transferOwnership(module: Module!, ids: [ID!]!, newOwnerId: ID!): BulkResult!
+  """
+  Applies one update to every record. Needs massUpdate and edit on the
+  module and edit access on each record; READ_ONLY and HIDDEN fields are
+  refused. The input is the module's update input under the module's key,
+  e.g. { deal: { stage: "Won" } }. At most 500 ids.
+  """
+  massUpdate(module: Module!, ids: [ID!]!, input: MassUpdateInput!): BulkResult!
+  "Deletes the records. Needs massDelete and delete on the module and delete access on each record. At most 500 ids."
+  massDelete(module: Module!, ids: [ID!]!): BulkResult!
+  """
+  Creates one record per CSV row. Needs import and create on the module.
+  The header names fields by API name (custom fields by apiName; owner or
+  ownerId only with changeOwner). Every row is checked before any is
+  written: when one fails, nothing is written and the result lists the
+  row-level errors. At most 10,000 rows and 8 MiB (and the server's request
+  body limit).
+  """
+  importRecords(module: Module!, csv: String!): ImportResult!
+}
+
+"The update of a massUpdate: exactly one key, the one of the call's module."
+input MassUpdateInput @oneOf {
+  lead: UpdateLeadInput
+  contact: UpdateContactInput
+  account: UpdateAccountInput
+  deal: UpdateDealInput
+  task: UpdateTaskInput
+}
+
+"The filter of an export: exactly one key, the one of the call's module; the same filter as the module's list query."
+input RecordFilter @oneOf {
+  lead: LeadFilter
+  contact: ContactFilter
+  account: AccountFilter
+  deal: DealFilter
+  task: TaskFilter
+}
+
+"What a bulk write did: every named record was written, or the call failed and none was."
+type BulkResult {
+  "The number of distinct records written."
+  count: Int!
+  "Their ids, in the order given (duplicates once)."
+  ids: [ID!]!
+}
+
+"""
+The outcome of an import: either every row was created (ok, errors empty),
+or nothing was written (not ok) and errors says why, row by row.
+"""
+type ImportResult {
+  ok: Boolean!
+  "Records created: 0 unless ok."
+  created: Int!
+  "The created records' ids, in row order."
+  ids: [ID!]!
+  "Row-level problems, in row order; at most 1,000 (errorCount says how many in all)."
+  errors: [ImportRowError!]!
+  errorCount: Int!
+}
+
+type ImportRowError {
+  "The CSV record's number: the header is row 1, the first data row is row 2."
+  row: Int!
+  "The column's header, when the problem is one cell's or one column's."
+  column: String
+  message: String!
+  "One of the API's error codes: BAD_USER_INPUT, FIELD_FORBIDDEN or FORBIDDEN."
+  code: String!
+}
+`, BuiltIn: false},
+	{Name: "../schema/identity.graphqls", Input: `# Identity across orgs: single sign-on, sessions, invitations.
+# See ../../shared/docs/api.md (Identity and accounts).
+
+extend type Query {
+  "The active org's invitations, newest first. Needs manageUsers."
+  invitations(status: InvitationStatus): [Invitation!]!
+}
+
+extend type Mutation {
+  "Exchanges an ID token from the configured OpenID Connect provider for a Warden token (one token serves every org of the user)."
+  loginWithIdToken(idToken: String!): AuthPayload!
+  "A new token for the caller's session; the token sent stops working at once."
+  refreshToken: AuthPayload!
+  "Revokes the token sent, at once, on every server instance."
+  logout: Boolean!
+  "Revokes every token of the caller; returns how many were live."
+  logoutEverywhere: Int!
+
+  "Invites an email to the active org with a role and profile. Needs manageUsers. The answer carries the invitation's secret token, once: give it to the invitee."
+  inviteMember(input: InviteMemberInput!): Invitation!
+  "Revokes a pending invitation. Needs manageUsers."
+  revokeInvitation(id: ID!): Invitation!
+  "Joins the org of an invitation, as the signed-in user, who must have the invited email. The answer acts in the joined org."
+  acceptInvitation(token: String!): Viewer!
+}
+
+input InviteMemberInput {
+  email: String!
+  roleId: ID!
+  profileId: ID!
+  reportsToId: ID
+  shiftId: ID
+  timeZone: String
+}
+
+enum InvitationStatus { PENDING ACCEPTED REVOKED EXPIRED }
+
+type Invitation {
+  id: ID!
+  email: String!
+  "Null when the role no longer exists (the invitation can then not be accepted)."
+  role: Role
+  "Null when the profile no longer exists (the invitation can then not be accepted)."
+  profile: Profile
+  reportsTo: Member
+  status: InvitationStatus!
+  invitedBy: Member
+  createdAt: Time!
+  expiresAt: Time!
+  acceptedAt: Time
+  acceptedBy: Member
+  "The secret the invitee accepts with: only in inviteMember's answer (only its hash is stored)."
+  token: String
+}
+`, BuiltIn: false},
+	{Name: "../schema/profiles.graphqls", Input: `# Profiles, field-level security and custom fields
+# (../shared/docs/access-model.md, sections Profiles and Field-level security).
+# Every mutation here needs the manageProfiles setup permission, runs in one
+# transaction, is audited with before and after, and takes effect for every
+# request that starts after it returned, on every instance.
+
+extend type Query {
+  "The viewer's own access to every field of the module, standard and custom, so a client can plan its queries. FORBIDDEN without view on the module."
+  fieldPermissions(module: Module!): [FieldPermission!]!
+  "The module's custom fields. Needs view on the module or manageProfiles."
+  customFieldDefinitions(module: Module!): [FieldDefinition!]!
+}
+
+extend type Mutation {
+  "Creates a profile: a copy of cloneFromId (module, setup and field permissions) when given, else one without permissions; modulePermissions and setupPermissions then apply on top."
+  createProfile(input: CreateProfileInput!): Profile!
+  "Renames a profile or changes its permissions. The Administrator profile cannot be changed."
+  updateProfile(id: ID!, input: UpdateProfileInput!): Profile!
+  "Deletes a profile; its members move to transferToProfileId. Administrator and Standard cannot be deleted."
+  deleteProfile(id: ID!, transferToProfileId: ID!): ID!
+  "Sets the profile's access to the named fields of the module (the others keep theirs) and returns the profile's access to every field of the module."
+  setFieldPermissions(profileId: ID!, module: Module!, fields: [FieldPermissionInput!]!): [FieldPermission!]!
+
+  createCustomField(input: CreateCustomFieldInput!): FieldDefinition!
+  "Changes a custom field's label, type (only to a type every stored value fits: NUMBER to DECIMAL, EMAIL, PHONE, URL or PICKLIST to TEXT) or picklist values."
+  updateCustomField(id: ID!, input: UpdateCustomFieldInput!): FieldDefinition!
+  "Removes a custom field, its values and its field permissions. Refused while a criteria sharing rule reads it."
+  deleteCustomField(id: ID!): ID!
+}
+
+extend type Profile {
+  "The Standard profile: editable, never deleted."
+  standard: Boolean!
+  "The profile's access to every field of the module. Needs manageProfiles, or holding the profile."
+  fieldPermissions(module: Module!): [FieldPermission!]!
+}
+
+"A field of a module and a profile's access to it."
+type FieldPermission {
+  module: Module!
+  "The field's API name: a field of the record type, or a custom field's apiName."
+  field: String!
+  label: String!
+  custom: Boolean!
+  "False for system fields and the module's mandatory field, which are always READ_WRITE."
+  restrictable: Boolean!
+  access: FieldAccess!
+}
+
+enum CustomFieldType { TEXT NUMBER DECIMAL DATE DATETIME BOOLEAN PICKLIST EMAIL PHONE URL }
+
+type FieldDefinition {
+  id: ID!
+  module: Module!
+  apiName: String!
+  label: String!
+  type: CustomFieldType!
+  picklistValues: [String!]!
+}
+
+input CreateProfileInput {
+  name: String!
+  cloneFromId: ID
+  "Per module, the permissions to set; a permission left out keeps the cloned profile's (or none)."
+  modulePermissions: [ModulePermissionInput!]
+  "The setup permissions (manageUsers, manageRoles, manageProfiles, manageGroups, manageSharing, manageShifts, viewAuditLog); replaces the cloned profile's when given."
+  setupPermissions: [String!]
+}
+
+input UpdateProfileInput {
+  name: String
+  "Per module, the permissions to change; a permission left out (or null) keeps its value."
+  modulePermissions: [ModulePermissionInput!]
+  "Replaces the setup permissions when given."
+  setupPermissions: [String!]
+}
+
+input ModulePermissionInput {
+  module: Module!
+  view: Boolean
+  create: Boolean
+  edit: Boolean
+  delete: Boolean
+  share: Boolean
+  changeOwner: Boolean
+  export: Boolean
+  import: Boolean
+  massUpdate: Boolean
+  massDelete: Boolean
+}
+
+input FieldPermissionInput { field: String!  access: FieldAccess! }
+
+input CreateCustomFieldInput {
+  module: Module!
+  "Unique in the module, not a standard field's name: a lower-case letter, then letters, digits or _, at most 63."
+  apiName: String!
+  label: String!
+  type: CustomFieldType!
+  "PICKLIST only: the allowed values."
+  picklistValues: [String!]
+}
+
+input UpdateCustomFieldInput {
+  label: String
+  type: CustomFieldType
+  "PICKLIST only: replaces the allowed values; a value still stored on a record cannot be removed."
+  picklistValues: [String!]
+}
+`, BuiltIn: false},
+	{Name: "../schema/shifts.graphqls", Input: `# ---- business hours and shifts (access-model.md, Business hours and shifts) ----
+#
+# Reads are open to every active member of the org (they need to know when
+# colleagues work); every write needs the manageShifts setup permission.
+
+"A wall-clock time of day, \"HH:MM\" (00:00 to 23:59; 24:00 only as an end, meaning the midnight that ends the day)."
+scalar LocalTime
+
+enum Weekday { MONDAY TUESDAY WEDNESDAY THURSDAY FRIDAY SATURDAY SUNDAY }
+enum BusinessHoursType { TWENTY_FOUR_SEVEN TWENTY_FOUR_FIVE CUSTOM }
+enum AssignmentStrategy { ROUND_ROBIN LEAST_LOADED }
+
+"The hours of one working day. When end <= start the hours cross midnight and end on the next day."
+type WorkingDay {
+  day: Weekday!
+  start: LocalTime!
+  end: LocalTime!
+  crossesMidnight: Boolean!
+}
+
+type BusinessHours {
+  type: BusinessHoursType!
+  "The IANA time zone the hours are read in; also the org's time zone."
+  timeZone: String!
+  weekStart: Weekday!
+  days: [WorkingDay!]!
+}
+
+type ShiftBreak { start: LocalTime!  end: LocalTime! }
+
+type Shift {
+  id: ID!
+  name: String!
+  timeZone: String!
+  days: [WorkingDay!]!
+  breaks: [ShiftBreak!]!
+  "The shift's own holidays (org holidays apply too, see Query.holidays)."
+  holidays: [Holiday!]!
+  "Members whose shift this is now."
+  memberCount: Int!
+}
+
+type Holiday {
+  id: ID!
+  date: Date!
+  name: String!
+  "Null for an org holiday, which applies to every member."
+  shift: Shift
+}
+
+"A member's shift from a date on (null shift: back to the org's business hours)."
+type ShiftAssignment {
+  member: Member!
+  shift: Shift
+  effectiveFrom: Date!
+}
+
+input SameHoursInput { days: [Weekday!]!  start: LocalTime!  end: LocalTime! }
+
+"""
+type CUSTOM needs exactly one of sameHours (the same hours on each of its days)
+or days (own hours per day); the other types take neither. timeZone and
+weekStart keep their current values when absent.
+"""
+input SetBusinessHoursInput {
+  type: BusinessHoursType!
+  timeZone: String
+  weekStart: Weekday
+  sameHours: SameHoursInput
+  days: [ShiftDayInput!]
+}
+
+input CreateShiftInput {
+  name: String!
+  timeZone: String!
+  days: [ShiftDayInput!]!
+  breaks: [BreakInput!]
+  holidays: [HolidayInput!]
+}
+
+"Fields given replace the shift's; breaks and holidays, when given, replace the whole list."
+input UpdateShiftInput {
+  name: String
+  timeZone: String
+  days: [ShiftDayInput!]
+  breaks: [BreakInput!]
+  holidays: [HolidayInput!]
+}
+
+"""
+end <= start means the hours cross midnight. crossesMidnight is optional: when
+given it must agree with the times (false with end <= start is refused, so a
+typo such as 17:00-09:00 for 09:00-17:00 cannot silently become a night shift).
+"""
+input ShiftDayInput { day: Weekday!  start: LocalTime!  end: LocalTime!  crossesMidnight: Boolean }
+input BreakInput { start: LocalTime!  end: LocalTime! }
+input HolidayInput { date: Date!  name: String! }
+"shiftId null: an org holiday."
+input CreateHolidayInput { date: Date!  name: String!  shiftId: ID }
+
+extend type Query {
+  businessHours: BusinessHours!
+  shifts: [Shift!]!
+  shift(id: ID!): Shift
+  "Org holidays and every shift's holidays (or one shift's and the org's when shiftId is given), in date order; year filters."
+  holidays(year: Int, shiftId: ID): [Holiday!]!
+  "Active members of principal (every member when null) in working time at that instant."
+  availableMembers(at: Time!, principal: PrincipalInput): [Member!]!
+  "The instant after workingMinutes of working time from from, for a member's calendar, a shift's, or (neither) the org's business hours."
+  businessDeadline(from: Time!, workingMinutes: Int!, memberId: ID, shiftId: ID): Time!
+}
+
+extend type Mutation {
+  setBusinessHours(input: SetBusinessHoursInput!): BusinessHours!
+  createShift(input: CreateShiftInput!): Shift!
+  updateShift(id: ID!, input: UpdateShiftInput!): Shift!
+  "Deleting a shift that members work (now or from a scheduled date) needs replacementShiftId; they move to it."
+  deleteShift(id: ID!, replacementShiftId: ID): ID!
+  createHoliday(input: CreateHolidayInput!): Holiday!
+  deleteHoliday(id: ID!): ID!
+  "shiftId null: back to business hours. effectiveFrom (a date in the org's time zone, today when absent) may be up to 6 months ahead."
+  assignShift(memberIds: [ID!]!, shiftId: ID, effectiveFrom: Date): [ShiftAssignment!]!
+  """
+  Gives the records to available members of to, one owner change per record
+  with all its checks; all or nothing. dueInWorkingMinutes (TASKS only) sets
+  each task's dueAt that many working minutes from now in its new owner's calendar.
+  """
+  assignRecords(module: Module!, ids: [ID!]!, to: PrincipalInput!, strategy: AssignmentStrategy!, dueInWorkingMinutes: Int): [Record!]!
+}
+
+extend type Member {
+  "The shift the member works now; null: the org's business hours."
+  shift: Shift
+  "The time zone of the calendar the member works: its shift's, else the business hours'."
+  workingTimeZone: String!
+  "Whether the member is active and in working time now."
+  availableNow: Boolean!
+  "Shift changes scheduled for a future date."
+  scheduledShifts: [ShiftAssignment!]!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -3504,6 +4891,30 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_viewer(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_BulkResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_BulkResult_count(ctx, field)
+	case "ids":
+		return ec.fieldContext_BulkResult_ids(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BulkResult", field.Name)
+}
+
+func (ec *executionContext) childFields_BusinessHours(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_BusinessHours_type(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_BusinessHours_timeZone(ctx, field)
+	case "weekStart":
+		return ec.fieldContext_BusinessHours_weekStart(ctx, field)
+	case "days":
+		return ec.fieldContext_BusinessHours_days(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BusinessHours", field.Name)
 }
 
 func (ec *executionContext) childFields_Condition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3650,6 +5061,42 @@ func (ec *executionContext) childFields_DealEdge(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type DealEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_FieldDefinition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_FieldDefinition_id(ctx, field)
+	case "module":
+		return ec.fieldContext_FieldDefinition_module(ctx, field)
+	case "apiName":
+		return ec.fieldContext_FieldDefinition_apiName(ctx, field)
+	case "label":
+		return ec.fieldContext_FieldDefinition_label(ctx, field)
+	case "type":
+		return ec.fieldContext_FieldDefinition_type(ctx, field)
+	case "picklistValues":
+		return ec.fieldContext_FieldDefinition_picklistValues(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FieldDefinition", field.Name)
+}
+
+func (ec *executionContext) childFields_FieldPermission(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "module":
+		return ec.fieldContext_FieldPermission_module(ctx, field)
+	case "field":
+		return ec.fieldContext_FieldPermission_field(ctx, field)
+	case "label":
+		return ec.fieldContext_FieldPermission_label(ctx, field)
+	case "custom":
+		return ec.fieldContext_FieldPermission_custom(ctx, field)
+	case "restrictable":
+		return ec.fieldContext_FieldPermission_restrictable(ctx, field)
+	case "access":
+		return ec.fieldContext_FieldPermission_access(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FieldPermission", field.Name)
+}
+
 func (ec *executionContext) childFields_Group(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3662,6 +5109,80 @@ func (ec *executionContext) childFields_Group(ctx context.Context, field graphql
 		return ec.fieldContext_Group_members(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Group", field.Name)
+}
+
+func (ec *executionContext) childFields_Holiday(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Holiday_id(ctx, field)
+	case "date":
+		return ec.fieldContext_Holiday_date(ctx, field)
+	case "name":
+		return ec.fieldContext_Holiday_name(ctx, field)
+	case "shift":
+		return ec.fieldContext_Holiday_shift(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Holiday", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_ImportResult_ok(ctx, field)
+	case "created":
+		return ec.fieldContext_ImportResult_created(ctx, field)
+	case "ids":
+		return ec.fieldContext_ImportResult_ids(ctx, field)
+	case "errors":
+		return ec.fieldContext_ImportResult_errors(ctx, field)
+	case "errorCount":
+		return ec.fieldContext_ImportResult_errorCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportResult", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportRowError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "row":
+		return ec.fieldContext_ImportRowError_row(ctx, field)
+	case "column":
+		return ec.fieldContext_ImportRowError_column(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportRowError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_ImportRowError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportRowError", field.Name)
+}
+
+func (ec *executionContext) childFields_Invitation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Invitation_id(ctx, field)
+	case "email":
+		return ec.fieldContext_Invitation_email(ctx, field)
+	case "role":
+		return ec.fieldContext_Invitation_role(ctx, field)
+	case "profile":
+		return ec.fieldContext_Invitation_profile(ctx, field)
+	case "reportsTo":
+		return ec.fieldContext_Invitation_reportsTo(ctx, field)
+	case "status":
+		return ec.fieldContext_Invitation_status(ctx, field)
+	case "invitedBy":
+		return ec.fieldContext_Invitation_invitedBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Invitation_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_Invitation_expiresAt(ctx, field)
+	case "acceptedAt":
+		return ec.fieldContext_Invitation_acceptedAt(ctx, field)
+	case "acceptedBy":
+		return ec.fieldContext_Invitation_acceptedBy(ctx, field)
+	case "token":
+		return ec.fieldContext_Invitation_token(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Invitation", field.Name)
 }
 
 func (ec *executionContext) childFields_Lead(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3740,6 +5261,14 @@ func (ec *executionContext) childFields_Member(ctx context.Context, field graphq
 		return ec.fieldContext_Member_reportsTo(ctx, field)
 	case "timeZone":
 		return ec.fieldContext_Member_timeZone(ctx, field)
+	case "shift":
+		return ec.fieldContext_Member_shift(ctx, field)
+	case "workingTimeZone":
+		return ec.fieldContext_Member_workingTimeZone(ctx, field)
+	case "availableNow":
+		return ec.fieldContext_Member_availableNow(ctx, field)
+	case "scheduledShifts":
+		return ec.fieldContext_Member_scheduledShifts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Member", field.Name)
 }
@@ -3924,6 +5453,10 @@ func (ec *executionContext) childFields_Profile(ctx context.Context, field graph
 		return ec.fieldContext_Profile_modulePermissions(ctx, field)
 	case "setupPermissions":
 		return ec.fieldContext_Profile_setupPermissions(ctx, field)
+	case "standard":
+		return ec.fieldContext_Profile_standard(ctx, field)
+	case "fieldPermissions":
+		return ec.fieldContext_Profile_fieldPermissions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Profile", field.Name)
 }
@@ -4000,6 +5533,48 @@ func (ec *executionContext) childFields_SharingRule(ctx context.Context, field g
 		return ec.fieldContext_SharingRule_superiorsAllowed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SharingRule", field.Name)
+}
+
+func (ec *executionContext) childFields_Shift(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Shift_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Shift_name(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_Shift_timeZone(ctx, field)
+	case "days":
+		return ec.fieldContext_Shift_days(ctx, field)
+	case "breaks":
+		return ec.fieldContext_Shift_breaks(ctx, field)
+	case "holidays":
+		return ec.fieldContext_Shift_holidays(ctx, field)
+	case "memberCount":
+		return ec.fieldContext_Shift_memberCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Shift", field.Name)
+}
+
+func (ec *executionContext) childFields_ShiftAssignment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "member":
+		return ec.fieldContext_ShiftAssignment_member(ctx, field)
+	case "shift":
+		return ec.fieldContext_ShiftAssignment_shift(ctx, field)
+	case "effectiveFrom":
+		return ec.fieldContext_ShiftAssignment_effectiveFrom(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShiftAssignment", field.Name)
+}
+
+func (ec *executionContext) childFields_ShiftBreak(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "start":
+		return ec.fieldContext_ShiftBreak_start(ctx, field)
+	case "end":
+		return ec.fieldContext_ShiftBreak_end(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShiftBreak", field.Name)
 }
 
 func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4080,6 +5655,20 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_member(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkingDay(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_WorkingDay_day(ctx, field)
+	case "start":
+		return ec.fieldContext_WorkingDay_start(ctx, field)
+	case "end":
+		return ec.fieldContext_WorkingDay_end(ctx, field)
+	case "crossesMidnight":
+		return ec.fieldContext_WorkingDay_crossesMidnight(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkingDay", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4212,6 +5801,20 @@ func (ec *executionContext) dir_recordVisible_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_acceptInvitation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4223,6 +5826,82 @@ func (ec *executionContext) field_Mutation_addMember_args(ctx context.Context, r
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_assignRecords_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "module",
+		func(ctx context.Context, v any) (model.Module, error) {
+			return ec.unmarshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["module"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (model.PrincipalInput, error) {
+			return ec.unmarshalNPrincipalInput2wardenᚋgraphᚋmodelᚐPrincipalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "strategy",
+		func(ctx context.Context, v any) (model.AssignmentStrategy, error) {
+			return ec.unmarshalNAssignmentStrategy2wardenᚋgraphᚋmodelᚐAssignmentStrategy(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["strategy"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "dueInWorkingMinutes",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["dueInWorkingMinutes"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_assignShift_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "memberIds",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["memberIds"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "shiftId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["shiftId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "effectiveFrom",
+		func(ctx context.Context, v any) (*records.Date, error) {
+			return ec.unmarshalODate2ᚖwardenᚋrecordsᚐDate(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["effectiveFrom"] = arg2
 	return args, nil
 }
 
@@ -4246,6 +5925,20 @@ func (ec *executionContext) field_Mutation_createContact_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (map[string]any, error) {
 			return ec.unmarshalNCreateContactInput2map(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createCustomField_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateCustomFieldInput, error) {
+			return ec.unmarshalNCreateCustomFieldInput2wardenᚋgraphᚋmodelᚐCreateCustomFieldInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4282,6 +5975,20 @@ func (ec *executionContext) field_Mutation_createGroup_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createHoliday_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateHolidayInput, error) {
+			return ec.unmarshalNCreateHolidayInput2wardenᚋgraphᚋmodelᚐCreateHolidayInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createLead_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4310,6 +6017,20 @@ func (ec *executionContext) field_Mutation_createOrg_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateProfileInput, error) {
+			return ec.unmarshalNCreateProfileInput2wardenᚋgraphᚋmodelᚐCreateProfileInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4330,6 +6051,20 @@ func (ec *executionContext) field_Mutation_createSharingRule_args(ctx context.Co
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateSharingRuleInput, error) {
 			return ec.unmarshalNCreateSharingRuleInput2wardenᚋgraphᚋmodelᚐCreateSharingRuleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createShift_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateShiftInput, error) {
+			return ec.unmarshalNCreateShiftInput2wardenᚋgraphᚋmodelᚐCreateShiftInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4394,6 +6129,20 @@ func (ec *executionContext) field_Mutation_deleteContact_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteCustomField_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteDeal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4422,6 +6171,20 @@ func (ec *executionContext) field_Mutation_deleteGroup_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteHoliday_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteLead_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4433,6 +6196,28 @@ func (ec *executionContext) field_Mutation_deleteLead_args(ctx context.Context, 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "transferToProfileId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["transferToProfileId"] = arg1
 	return args, nil
 }
 
@@ -4472,6 +6257,28 @@ func (ec *executionContext) field_Mutation_deleteSharingRule_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteShift_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "replacementShiftId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["replacementShiftId"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteTask_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4483,6 +6290,56 @@ func (ec *executionContext) field_Mutation_deleteTask_args(ctx context.Context, 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_importRecords_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "module",
+		func(ctx context.Context, v any) (model.Module, error) {
+			return ec.unmarshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["module"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "csv",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["csv"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_inviteMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.InviteMemberInput, error) {
+			return ec.unmarshalNInviteMemberInput2wardenᚋgraphᚋmodelᚐInviteMemberInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_loginWithIdToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "idToken",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idToken"] = arg0
 	return args, nil
 }
 
@@ -4505,6 +6362,58 @@ func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["password"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_massDelete_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "module",
+		func(ctx context.Context, v any) (model.Module, error) {
+			return ec.unmarshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["module"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_massUpdate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "module",
+		func(ctx context.Context, v any) (model.Module, error) {
+			return ec.unmarshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["module"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (map[string]any, error) {
+			return ec.unmarshalNMassUpdateInput2map(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
 	return args, nil
 }
 
@@ -4531,6 +6440,20 @@ func (ec *executionContext) field_Mutation_moveRole_args(ctx context.Context, ra
 }
 
 func (ec *executionContext) field_Mutation_reactivateMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeInvitation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -4574,6 +6497,20 @@ func (ec *executionContext) field_Mutation_revokeRecordShares_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setBusinessHours_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetBusinessHoursInput, error) {
+			return ec.unmarshalNSetBusinessHoursInput2wardenᚋgraphᚋmodelᚐSetBusinessHoursInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setDefaultOrg_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4585,6 +6522,36 @@ func (ec *executionContext) field_Mutation_setDefaultOrg_args(ctx context.Contex
 		return nil, err
 	}
 	args["orgId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setFieldPermissions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "profileId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["profileId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "module",
+		func(ctx context.Context, v any) (model.Module, error) {
+			return ec.unmarshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["module"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "fields",
+		func(ctx context.Context, v any) ([]*model.FieldPermissionInput, error) {
+			return ec.unmarshalNFieldPermissionInput2ᚕᚖwardenᚋgraphᚋmodelᚐFieldPermissionInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["fields"] = arg2
 	return args, nil
 }
 
@@ -4668,6 +6635,36 @@ func (ec *executionContext) field_Mutation_signup_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_transferOwnership_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "module",
+		func(ctx context.Context, v any) (model.Module, error) {
+			return ec.unmarshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["module"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "newOwnerId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["newOwnerId"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4704,6 +6701,28 @@ func (ec *executionContext) field_Mutation_updateContact_args(ctx context.Contex
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (map[string]any, error) {
 			return ec.unmarshalNUpdateContactInput2map(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateCustomField_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateCustomFieldInput, error) {
+			return ec.unmarshalNUpdateCustomFieldInput2wardenᚋgraphᚋmodelᚐUpdateCustomFieldInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4800,6 +6819,28 @@ func (ec *executionContext) field_Mutation_updateMember_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateProfileInput, error) {
+			return ec.unmarshalNUpdateProfileInput2wardenᚋgraphᚋmodelᚐUpdateProfileInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4836,6 +6877,28 @@ func (ec *executionContext) field_Mutation_updateSharingRule_args(ctx context.Co
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateSharingRuleInput, error) {
 			return ec.unmarshalNUpdateSharingRuleInput2wardenᚋgraphᚋmodelᚐUpdateSharingRuleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateShift_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateShiftInput, error) {
+			return ec.unmarshalNUpdateShiftInput2wardenᚋgraphᚋmodelᚐUpdateShiftInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5156,6 +7219,20 @@ func (ec *executionContext) field_Org_tasks_args(ctx context.Context, rawArgs ma
 	return args, nil
 }
 
+func (ec *executionContext) field_Profile_fieldPermissions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "module",
+		func(ctx context.Context, v any) (model.Module, error) {
+			return ec.unmarshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["module"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5282,6 +7359,66 @@ func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_availableMembers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "at",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["at"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "principal",
+		func(ctx context.Context, v any) (*model.PrincipalInput, error) {
+			return ec.unmarshalOPrincipalInput2ᚖwardenᚋgraphᚋmodelᚐPrincipalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["principal"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_businessDeadline_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "workingMinutes",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["workingMinutes"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "memberId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["memberId"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "shiftId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["shiftId"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_contact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5334,6 +7471,20 @@ func (ec *executionContext) field_Query_contacts_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_customFieldDefinitions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "module",
+		func(ctx context.Context, v any) (model.Module, error) {
+			return ec.unmarshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["module"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_deal_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5383,6 +7534,78 @@ func (ec *executionContext) field_Query_deals_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["orderBy"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_exportRecords_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "module",
+		func(ctx context.Context, v any) (model.Module, error) {
+			return ec.unmarshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["module"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (map[string]any, error) {
+			return ec.unmarshalORecordFilter2map(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_fieldPermissions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "module",
+		func(ctx context.Context, v any) (model.Module, error) {
+			return ec.unmarshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["module"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_holidays_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "year",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["year"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "shiftId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["shiftId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_invitations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*model.InvitationStatus, error) {
+			return ec.unmarshalOInvitationStatus2ᚖwardenᚋgraphᚋmodelᚐInvitationStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
 	return args, nil
 }
 
@@ -5529,6 +7752,20 @@ func (ec *executionContext) field_Query_sharingRules_args(ctx context.Context, r
 		return nil, err
 	}
 	args["module"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_shift_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -6875,6 +9112,153 @@ func (ec *executionContext) fieldContext_AuthPayload_viewer(_ context.Context, f
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Viewer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BulkResult_count(ctx context.Context, field graphql.CollectedField, obj *model.BulkResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkResult_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkResult_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BulkResult_ids(ctx context.Context, field graphql.CollectedField, obj *model.BulkResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BulkResult_ids(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ids, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BulkResult_ids(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BulkResult", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BusinessHours_type(ctx context.Context, field graphql.CollectedField, obj *model.BusinessHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessHours_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.BusinessHoursType) graphql.Marshaler {
+			return ec.marshalNBusinessHoursType2wardenᚋgraphᚋmodelᚐBusinessHoursType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessHours_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessHours", field, false, false, "BusinessHoursType")
+}
+
+func (ec *executionContext) _BusinessHours_timeZone(ctx context.Context, field graphql.CollectedField, obj *model.BusinessHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessHours_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessHours_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessHours", field, false, false, "String")
+}
+
+func (ec *executionContext) _BusinessHours_weekStart(ctx context.Context, field graphql.CollectedField, obj *model.BusinessHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessHours_weekStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WeekStart, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Weekday) graphql.Marshaler {
+			return ec.marshalNWeekday2wardenᚋgraphᚋmodelᚐWeekday(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessHours_weekStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BusinessHours", field, false, false, "Weekday")
+}
+
+func (ec *executionContext) _BusinessHours_days(ctx context.Context, field graphql.CollectedField, obj *model.BusinessHours) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BusinessHours_days(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Days, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WorkingDay) graphql.Marshaler {
+			return ec.marshalNWorkingDay2ᚕᚖwardenᚋgraphᚋmodelᚐWorkingDayᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BusinessHours_days(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BusinessHours",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkingDay(ctx, field)
 		},
 	}
 	return fc, nil
@@ -8295,6 +10679,282 @@ func (ec *executionContext) fieldContext_DealEdge_node(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _FieldDefinition_id(ctx context.Context, field graphql.CollectedField, obj *model.FieldDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldDefinition_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldDefinition_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldDefinition", field, false, false, "ID")
+}
+
+func (ec *executionContext) _FieldDefinition_module(ctx context.Context, field graphql.CollectedField, obj *model.FieldDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldDefinition_module(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Module, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Module) graphql.Marshaler {
+			return ec.marshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldDefinition_module(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldDefinition", field, false, false, "Module")
+}
+
+func (ec *executionContext) _FieldDefinition_apiName(ctx context.Context, field graphql.CollectedField, obj *model.FieldDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldDefinition_apiName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.APIName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldDefinition_apiName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldDefinition", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldDefinition_label(ctx context.Context, field graphql.CollectedField, obj *model.FieldDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldDefinition_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldDefinition_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldDefinition", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldDefinition_type(ctx context.Context, field graphql.CollectedField, obj *model.FieldDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldDefinition_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CustomFieldType) graphql.Marshaler {
+			return ec.marshalNCustomFieldType2wardenᚋgraphᚋmodelᚐCustomFieldType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldDefinition_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldDefinition", field, false, false, "CustomFieldType")
+}
+
+func (ec *executionContext) _FieldDefinition_picklistValues(ctx context.Context, field graphql.CollectedField, obj *model.FieldDefinition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldDefinition_picklistValues(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PicklistValues, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldDefinition_picklistValues(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldDefinition", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldPermission_module(ctx context.Context, field graphql.CollectedField, obj *model.FieldPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldPermission_module(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Module, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Module) graphql.Marshaler {
+			return ec.marshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldPermission_module(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldPermission", field, false, false, "Module")
+}
+
+func (ec *executionContext) _FieldPermission_field(ctx context.Context, field graphql.CollectedField, obj *model.FieldPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldPermission_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldPermission_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldPermission", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldPermission_label(ctx context.Context, field graphql.CollectedField, obj *model.FieldPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldPermission_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldPermission_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldPermission", field, false, false, "String")
+}
+
+func (ec *executionContext) _FieldPermission_custom(ctx context.Context, field graphql.CollectedField, obj *model.FieldPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldPermission_custom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Custom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldPermission_custom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldPermission", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _FieldPermission_restrictable(ctx context.Context, field graphql.CollectedField, obj *model.FieldPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldPermission_restrictable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Restrictable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldPermission_restrictable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldPermission", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _FieldPermission_access(ctx context.Context, field graphql.CollectedField, obj *model.FieldPermission) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldPermission_access(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Access, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.FieldAccess) graphql.Marshaler {
+			return ec.marshalNFieldAccess2wardenᚋgraphᚋmodelᚐFieldAccess(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldPermission_access(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldPermission", field, false, false, "FieldAccess")
+}
+
 func (ec *executionContext) _Group_id(ctx context.Context, field graphql.CollectedField, obj *model.Group) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8394,6 +11054,644 @@ func (ec *executionContext) fieldContext_Group_members(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Holiday_id(ctx context.Context, field graphql.CollectedField, obj *db.Holiday) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Holiday_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Holiday_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Holiday", field, true, false, "ID")
+}
+
+func (ec *executionContext) _Holiday_date(ctx context.Context, field graphql.CollectedField, obj *db.Holiday) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Holiday_date(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Date, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v records.Date) graphql.Marshaler {
+			return ec.marshalNDate2wardenᚋrecordsᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Holiday_date(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Holiday", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Holiday_name(ctx context.Context, field graphql.CollectedField, obj *db.Holiday) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Holiday_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Holiday_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Holiday", field, false, false, "String")
+}
+
+func (ec *executionContext) _Holiday_shift(ctx context.Context, field graphql.CollectedField, obj *db.Holiday) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Holiday_shift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Holiday().Shift(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Shift) graphql.Marshaler {
+			return ec.marshalOShift2ᚖwardenᚋdbᚐShift(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Holiday_shift(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Holiday",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shift(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportResult_ok(ctx context.Context, field graphql.CollectedField, obj *model.ImportResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportResult_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportResult_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportResult", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ImportResult_created(ctx context.Context, field graphql.CollectedField, obj *model.ImportResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportResult_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportResult_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportResult_ids(ctx context.Context, field graphql.CollectedField, obj *model.ImportResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportResult_ids(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ids, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportResult_ids(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportResult", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ImportResult_errors(ctx context.Context, field graphql.CollectedField, obj *model.ImportResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportResult_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ImportRowError) graphql.Marshaler {
+			return ec.marshalNImportRowError2ᚕᚖwardenᚋgraphᚋmodelᚐImportRowErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportResult_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRowError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportResult_errorCount(ctx context.Context, field graphql.CollectedField, obj *model.ImportResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportResult_errorCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportResult_errorCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRowError_row(ctx context.Context, field graphql.CollectedField, obj *model.ImportRowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRowError_row(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Row, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRowError_row(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRowError", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRowError_column(ctx context.Context, field graphql.CollectedField, obj *model.ImportRowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRowError_column(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Column, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRowError_column(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRowError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRowError_message(ctx context.Context, field graphql.CollectedField, obj *model.ImportRowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRowError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRowError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRowError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRowError_code(ctx context.Context, field graphql.CollectedField, obj *model.ImportRowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRowError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRowError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRowError", field, false, false, "String")
+}
+
+func (ec *executionContext) _Invitation_id(ctx context.Context, field graphql.CollectedField, obj *model.Invitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invitation_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Invitation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invitation", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Invitation_email(ctx context.Context, field graphql.CollectedField, obj *model.Invitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invitation_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Invitation_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invitation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Invitation_role(ctx context.Context, field graphql.CollectedField, obj *model.Invitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invitation_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Role) graphql.Marshaler {
+			return ec.marshalORole2ᚖwardenᚋdbᚐRole(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Invitation_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Invitation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Role(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Invitation_profile(ctx context.Context, field graphql.CollectedField, obj *model.Invitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invitation_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Profile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Profile) graphql.Marshaler {
+			return ec.marshalOProfile2ᚖwardenᚋdbᚐProfile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Invitation_profile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Invitation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Invitation_reportsTo(ctx context.Context, field graphql.CollectedField, obj *model.Invitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invitation_reportsTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReportsTo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Member) graphql.Marshaler {
+			return ec.marshalOMember2ᚖwardenᚋdbᚐMember(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Invitation_reportsTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Invitation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Invitation_status(ctx context.Context, field graphql.CollectedField, obj *model.Invitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invitation_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.InvitationStatus) graphql.Marshaler {
+			return ec.marshalNInvitationStatus2wardenᚋgraphᚋmodelᚐInvitationStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Invitation_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invitation", field, false, false, "InvitationStatus")
+}
+
+func (ec *executionContext) _Invitation_invitedBy(ctx context.Context, field graphql.CollectedField, obj *model.Invitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invitation_invitedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InvitedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Member) graphql.Marshaler {
+			return ec.marshalOMember2ᚖwardenᚋdbᚐMember(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Invitation_invitedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Invitation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Invitation_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Invitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invitation_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Invitation_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invitation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Invitation_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.Invitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invitation_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Invitation_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invitation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Invitation_acceptedAt(ctx context.Context, field graphql.CollectedField, obj *model.Invitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invitation_acceptedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AcceptedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Invitation_acceptedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invitation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Invitation_acceptedBy(ctx context.Context, field graphql.CollectedField, obj *model.Invitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invitation_acceptedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AcceptedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Member) graphql.Marshaler {
+			return ec.marshalOMember2ᚖwardenᚋdbᚐMember(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Invitation_acceptedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Invitation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Invitation_token(ctx context.Context, field graphql.CollectedField, obj *model.Invitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Invitation_token(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Token, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Invitation_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Invitation", field, false, false, "String")
 }
 
 func (ec *executionContext) _Lead_id(ctx context.Context, field graphql.CollectedField, obj *records.Lead) (ret graphql.Marshaler) {
@@ -9232,6 +12530,116 @@ func (ec *executionContext) _Member_timeZone(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Member_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Member", field, true, true, "String")
+}
+
+func (ec *executionContext) _Member_shift(ctx context.Context, field graphql.CollectedField, obj *db.Member) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Member_shift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Member().Shift(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Shift) graphql.Marshaler {
+			return ec.marshalOShift2ᚖwardenᚋdbᚐShift(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Member_shift(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Member",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shift(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Member_workingTimeZone(ctx context.Context, field graphql.CollectedField, obj *db.Member) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Member_workingTimeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Member().WorkingTimeZone(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Member_workingTimeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Member", field, true, true, "String")
+}
+
+func (ec *executionContext) _Member_availableNow(ctx context.Context, field graphql.CollectedField, obj *db.Member) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Member_availableNow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Member().AvailableNow(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Member_availableNow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Member", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Member_scheduledShifts(ctx context.Context, field graphql.CollectedField, obj *db.Member) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Member_scheduledShifts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Member().ScheduledShifts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ShiftAssignment) graphql.Marshaler {
+			return ec.marshalNShiftAssignment2ᚕᚖwardenᚋgraphᚋmodelᚐShiftAssignmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Member_scheduledShifts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Member",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShiftAssignment(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _MemberAccess_member(ctx context.Context, field graphql.CollectedField, obj *model.MemberAccess) (ret graphql.Marshaler) {
@@ -11532,6 +14940,1096 @@ func (ec *executionContext) fieldContext_Mutation_revokeRecordShares(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_transferOwnership(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transferOwnership(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransferOwnership(ctx, fc.Args["module"].(model.Module), fc.Args["ids"].([]string), fc.Args["newOwnerId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BulkResult) graphql.Marshaler {
+			return ec.marshalNBulkResult2ᚖwardenᚋgraphᚋmodelᚐBulkResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transferOwnership(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BulkResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transferOwnership_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_massUpdate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_massUpdate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MassUpdate(ctx, fc.Args["module"].(model.Module), fc.Args["ids"].([]string), fc.Args["input"].(map[string]any))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BulkResult) graphql.Marshaler {
+			return ec.marshalNBulkResult2ᚖwardenᚋgraphᚋmodelᚐBulkResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_massUpdate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BulkResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_massUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_massDelete(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_massDelete(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MassDelete(ctx, fc.Args["module"].(model.Module), fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BulkResult) graphql.Marshaler {
+			return ec.marshalNBulkResult2ᚖwardenᚋgraphᚋmodelᚐBulkResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_massDelete(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BulkResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_massDelete_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importRecords(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importRecords(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportRecords(ctx, fc.Args["module"].(model.Module), fc.Args["csv"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportResult) graphql.Marshaler {
+			return ec.marshalNImportResult2ᚖwardenᚋgraphᚋmodelᚐImportResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importRecords(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importRecords_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_loginWithIdToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_loginWithIdToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LoginWithIDToken(ctx, fc.Args["idToken"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖwardenᚋgraphᚋmodelᚐAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_loginWithIdToken(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_loginWithIdToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_refreshToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_refreshToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().RefreshToken(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖwardenᚋgraphᚋmodelᚐAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_refreshToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_logout(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().Logout(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_logout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Mutation", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Mutation_logoutEverywhere(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_logoutEverywhere(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().LogoutEverywhere(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_logoutEverywhere(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Mutation", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Mutation_inviteMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_inviteMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().InviteMember(ctx, fc.Args["input"].(model.InviteMemberInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Invitation) graphql.Marshaler {
+			return ec.marshalNInvitation2ᚖwardenᚋgraphᚋmodelᚐInvitation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_inviteMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Invitation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_inviteMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeInvitation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeInvitation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeInvitation(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Invitation) graphql.Marshaler {
+			return ec.marshalNInvitation2ᚖwardenᚋgraphᚋmodelᚐInvitation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeInvitation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Invitation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeInvitation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_acceptInvitation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptInvitation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptInvitation(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Viewer) graphql.Marshaler {
+			return ec.marshalNViewer2ᚖwardenᚋgraphᚋmodelᚐViewer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptInvitation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Viewer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptInvitation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateProfile(ctx, fc.Args["input"].(model.CreateProfileInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚖwardenᚋdbᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateProfile(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateProfileInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚖwardenᚋdbᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteProfile(ctx, fc.Args["id"].(string), fc.Args["transferToProfileId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setFieldPermissions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setFieldPermissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetFieldPermissions(ctx, fc.Args["profileId"].(string), fc.Args["module"].(model.Module), fc.Args["fields"].([]*model.FieldPermissionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FieldPermission) graphql.Marshaler {
+			return ec.marshalNFieldPermission2ᚕᚖwardenᚋgraphᚋmodelᚐFieldPermissionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setFieldPermissions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldPermission(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setFieldPermissions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createCustomField(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createCustomField(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateCustomField(ctx, fc.Args["input"].(model.CreateCustomFieldInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FieldDefinition) graphql.Marshaler {
+			return ec.marshalNFieldDefinition2ᚖwardenᚋgraphᚋmodelᚐFieldDefinition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createCustomField(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldDefinition(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createCustomField_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateCustomField(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateCustomField(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateCustomField(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateCustomFieldInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FieldDefinition) graphql.Marshaler {
+			return ec.marshalNFieldDefinition2ᚖwardenᚋgraphᚋmodelᚐFieldDefinition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateCustomField(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldDefinition(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateCustomField_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteCustomField(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteCustomField(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteCustomField(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteCustomField(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteCustomField_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setBusinessHours(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setBusinessHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetBusinessHours(ctx, fc.Args["input"].(model.SetBusinessHoursInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BusinessHours) graphql.Marshaler {
+			return ec.marshalNBusinessHours2ᚖwardenᚋgraphᚋmodelᚐBusinessHours(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setBusinessHours(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessHours(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setBusinessHours_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createShift(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createShift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateShift(ctx, fc.Args["input"].(model.CreateShiftInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Shift) graphql.Marshaler {
+			return ec.marshalNShift2ᚖwardenᚋdbᚐShift(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createShift(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shift(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createShift_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateShift(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateShift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateShift(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateShiftInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Shift) graphql.Marshaler {
+			return ec.marshalNShift2ᚖwardenᚋdbᚐShift(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateShift(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shift(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateShift_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteShift(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteShift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteShift(ctx, fc.Args["id"].(string), fc.Args["replacementShiftId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteShift(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteShift_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createHoliday(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createHoliday(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateHoliday(ctx, fc.Args["input"].(model.CreateHolidayInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Holiday) graphql.Marshaler {
+			return ec.marshalNHoliday2ᚖwardenᚋdbᚐHoliday(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createHoliday(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Holiday(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createHoliday_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteHoliday(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteHoliday(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteHoliday(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteHoliday(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteHoliday_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assignShift(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assignShift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssignShift(ctx, fc.Args["memberIds"].([]string), fc.Args["shiftId"].(*string), fc.Args["effectiveFrom"].(*records.Date))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ShiftAssignment) graphql.Marshaler {
+			return ec.marshalNShiftAssignment2ᚕᚖwardenᚋgraphᚋmodelᚐShiftAssignmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assignShift(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShiftAssignment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assignShift_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_assignRecords(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_assignRecords(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AssignRecords(ctx, fc.Args["module"].(model.Module), fc.Args["ids"].([]string), fc.Args["to"].(model.PrincipalInput), fc.Args["strategy"].(model.AssignmentStrategy), fc.Args["dueInWorkingMinutes"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []records.Record) graphql.Marshaler {
+			return ec.marshalNRecord2ᚕwardenᚋrecordsᚐRecordᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_assignRecords(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_assignRecords_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Org_id(ctx context.Context, field graphql.CollectedField, obj *db.Org) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12678,6 +17176,73 @@ func (ec *executionContext) fieldContext_Profile_setupPermissions(_ context.Cont
 	return graphql.NewScalarFieldContext("Profile", field, true, true, "String")
 }
 
+func (ec *executionContext) _Profile_standard(ctx context.Context, field graphql.CollectedField, obj *db.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_standard(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Profile().Standard(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_standard(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Profile_fieldPermissions(ctx context.Context, field graphql.CollectedField, obj *db.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_fieldPermissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Profile().FieldPermissions(ctx, obj, fc.Args["module"].(model.Module))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FieldPermission) graphql.Marshaler {
+			return ec.marshalNFieldPermission2ᚕᚖwardenᚋgraphᚋmodelᚐFieldPermissionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_fieldPermissions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Profile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldPermission(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Profile_fieldPermissions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13810,6 +18375,422 @@ func (ec *executionContext) fieldContext_Query_whoCanAccess(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_exportRecords(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_exportRecords(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ExportRecords(ctx, fc.Args["module"].(model.Module), fc.Args["filter"].(map[string]any))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_exportRecords(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_exportRecords_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_invitations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_invitations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Invitations(ctx, fc.Args["status"].(*model.InvitationStatus))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Invitation) graphql.Marshaler {
+			return ec.marshalNInvitation2ᚕᚖwardenᚋgraphᚋmodelᚐInvitationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_invitations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Invitation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_invitations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_fieldPermissions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_fieldPermissions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FieldPermissions(ctx, fc.Args["module"].(model.Module))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FieldPermission) graphql.Marshaler {
+			return ec.marshalNFieldPermission2ᚕᚖwardenᚋgraphᚋmodelᚐFieldPermissionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_fieldPermissions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldPermission(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_fieldPermissions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_customFieldDefinitions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_customFieldDefinitions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CustomFieldDefinitions(ctx, fc.Args["module"].(model.Module))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.FieldDefinition) graphql.Marshaler {
+			return ec.marshalNFieldDefinition2ᚕᚖwardenᚋgraphᚋmodelᚐFieldDefinitionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_customFieldDefinitions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldDefinition(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_customFieldDefinitions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_businessHours(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_businessHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().BusinessHours(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BusinessHours) graphql.Marshaler {
+			return ec.marshalNBusinessHours2ᚖwardenᚋgraphᚋmodelᚐBusinessHours(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_businessHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BusinessHours(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_shifts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_shifts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Shifts(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.Shift) graphql.Marshaler {
+			return ec.marshalNShift2ᚕᚖwardenᚋdbᚐShiftᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_shifts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shift(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_shift(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_shift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Shift(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Shift) graphql.Marshaler {
+			return ec.marshalOShift2ᚖwardenᚋdbᚐShift(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_shift(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shift(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_shift_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_holidays(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_holidays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Holidays(ctx, fc.Args["year"].(*int), fc.Args["shiftId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.Holiday) graphql.Marshaler {
+			return ec.marshalNHoliday2ᚕᚖwardenᚋdbᚐHolidayᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_holidays(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Holiday(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_holidays_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_availableMembers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_availableMembers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AvailableMembers(ctx, fc.Args["at"].(time.Time), fc.Args["principal"].(*model.PrincipalInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚕᚖwardenᚋdbᚐMemberᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_availableMembers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_availableMembers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_businessDeadline(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_businessDeadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().BusinessDeadline(ctx, fc.Args["from"].(time.Time), fc.Args["workingMinutes"].(int), fc.Args["memberId"].(*string), fc.Args["shiftId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_businessDeadline(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Time does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_businessDeadline_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14513,6 +19494,327 @@ func (ec *executionContext) _SharingRule_superiorsAllowed(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_SharingRule_superiorsAllowed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SharingRule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Shift_id(ctx context.Context, field graphql.CollectedField, obj *db.Shift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shift_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shift_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shift", field, true, false, "ID")
+}
+
+func (ec *executionContext) _Shift_name(ctx context.Context, field graphql.CollectedField, obj *db.Shift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shift_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shift_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shift", field, false, false, "String")
+}
+
+func (ec *executionContext) _Shift_timeZone(ctx context.Context, field graphql.CollectedField, obj *db.Shift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shift_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shift_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shift", field, false, false, "String")
+}
+
+func (ec *executionContext) _Shift_days(ctx context.Context, field graphql.CollectedField, obj *db.Shift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shift_days(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shift().Days(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WorkingDay) graphql.Marshaler {
+			return ec.marshalNWorkingDay2ᚕᚖwardenᚋgraphᚋmodelᚐWorkingDayᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shift_days(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shift",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkingDay(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shift_breaks(ctx context.Context, field graphql.CollectedField, obj *db.Shift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shift_breaks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shift().Breaks(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ShiftBreak) graphql.Marshaler {
+			return ec.marshalNShiftBreak2ᚕᚖwardenᚋgraphᚋmodelᚐShiftBreakᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shift_breaks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shift",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShiftBreak(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shift_holidays(ctx context.Context, field graphql.CollectedField, obj *db.Shift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shift_holidays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shift().Holidays(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.Holiday) graphql.Marshaler {
+			return ec.marshalNHoliday2ᚕᚖwardenᚋdbᚐHolidayᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shift_holidays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shift",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Holiday(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shift_memberCount(ctx context.Context, field graphql.CollectedField, obj *db.Shift) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shift_memberCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shift().MemberCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shift_memberCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shift", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ShiftAssignment_member(ctx context.Context, field graphql.CollectedField, obj *model.ShiftAssignment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShiftAssignment_member(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Member, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚖwardenᚋdbᚐMember(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShiftAssignment_member(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShiftAssignment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShiftAssignment_shift(ctx context.Context, field graphql.CollectedField, obj *model.ShiftAssignment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShiftAssignment_shift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Shift, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Shift) graphql.Marshaler {
+			return ec.marshalOShift2ᚖwardenᚋdbᚐShift(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ShiftAssignment_shift(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShiftAssignment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shift(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShiftAssignment_effectiveFrom(ctx context.Context, field graphql.CollectedField, obj *model.ShiftAssignment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShiftAssignment_effectiveFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EffectiveFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v records.Date) graphql.Marshaler {
+			return ec.marshalNDate2wardenᚋrecordsᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShiftAssignment_effectiveFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShiftAssignment", field, false, false, "Date")
+}
+
+func (ec *executionContext) _ShiftBreak_start(ctx context.Context, field graphql.CollectedField, obj *model.ShiftBreak) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShiftBreak_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLocalTime2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShiftBreak_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShiftBreak", field, false, false, "LocalTime")
+}
+
+func (ec *executionContext) _ShiftBreak_end(ctx context.Context, field graphql.CollectedField, obj *model.ShiftBreak) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShiftBreak_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLocalTime2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShiftBreak_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShiftBreak", field, false, false, "LocalTime")
 }
 
 func (ec *executionContext) _Task_id(ctx context.Context, field graphql.CollectedField, obj *records.Task) (ret graphql.Marshaler) {
@@ -15270,6 +20572,98 @@ func (ec *executionContext) fieldContext_Viewer_member(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _WorkingDay_day(ctx context.Context, field graphql.CollectedField, obj *model.WorkingDay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkingDay_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Weekday) graphql.Marshaler {
+			return ec.marshalNWeekday2wardenᚋgraphᚋmodelᚐWeekday(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkingDay_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkingDay", field, false, false, "Weekday")
+}
+
+func (ec *executionContext) _WorkingDay_start(ctx context.Context, field graphql.CollectedField, obj *model.WorkingDay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkingDay_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLocalTime2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkingDay_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkingDay", field, false, false, "LocalTime")
+}
+
+func (ec *executionContext) _WorkingDay_end(ctx context.Context, field graphql.CollectedField, obj *model.WorkingDay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkingDay_end(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNLocalTime2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkingDay_end(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkingDay", field, false, false, "LocalTime")
+}
+
+func (ec *executionContext) _WorkingDay_crossesMidnight(ctx context.Context, field graphql.CollectedField, obj *model.WorkingDay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkingDay_crossesMidnight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CrossesMidnight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkingDay_crossesMidnight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkingDay", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -16673,6 +22067,55 @@ func UnmarshalAuditFilter(ctx context.Context, raw any) (model.AuditFilter, erro
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputBreakInput(ctx context.Context, obj any) (model.BreakInput, error) {
+	var it model.BreakInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"start", "end"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalNLocalTime2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "end":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("end"))
+			data, err := ec.unmarshalNLocalTime2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.End = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBreakInput unmarshals raw into the BreakInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBreakInput(ctx context.Context, raw any) (model.BreakInput, error) {
+	var out model.BreakInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BreakInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputConditionInput(ctx context.Context, obj any) (model.ConditionInput, error) {
 	var it model.ConditionInput
 	if obj == nil {
@@ -17108,6 +22551,76 @@ func UnmarshalCreateContactInput(ctx context.Context, raw any) (map[string]any, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateCustomFieldInput(ctx context.Context, obj any) (model.CreateCustomFieldInput, error) {
+	var it model.CreateCustomFieldInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"module", "apiName", "label", "type", "picklistValues"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "module":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("module"))
+			data, err := ec.unmarshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Module = data
+		case "apiName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("apiName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.APIName = data
+		case "label":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("label"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Label = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNCustomFieldType2wardenᚋgraphᚋmodelᚐCustomFieldType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "picklistValues":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("picklistValues"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PicklistValues = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateCustomFieldInput unmarshals raw into the CreateCustomFieldInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateCustomFieldInput(ctx context.Context, raw any) (model.CreateCustomFieldInput, error) {
+	var out model.CreateCustomFieldInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCustomFieldInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateDealInput(ctx context.Context, obj any) (map[string]any, error) {
 	var it map[string]any
 	if obj == nil {
@@ -17260,6 +22773,62 @@ func (ec *executionContext) unmarshalInputCreateGroupInput(ctx context.Context, 
 func UnmarshalCreateGroupInput(ctx context.Context, raw any) (model.CreateGroupInput, error) {
 	var out model.CreateGroupInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateGroupInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateHolidayInput(ctx context.Context, obj any) (model.CreateHolidayInput, error) {
+	var it model.CreateHolidayInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"date", "name", "shiftId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "date":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("date"))
+			data, err := ec.unmarshalNDate2wardenᚋrecordsᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Date = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "shiftId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shiftId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShiftID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateHolidayInput unmarshals raw into the CreateHolidayInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateHolidayInput(ctx context.Context, raw any) (model.CreateHolidayInput, error) {
+	var out model.CreateHolidayInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateHolidayInput", raw, &out)
 	return out, err
 }
 
@@ -17418,6 +22987,69 @@ func UnmarshalCreateOrgInput(ctx context.Context, raw any) (model.CreateOrgInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateProfileInput(ctx context.Context, obj any) (model.CreateProfileInput, error) {
+	var it model.CreateProfileInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "cloneFromId", "modulePermissions", "setupPermissions"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "cloneFromId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cloneFromId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CloneFromID = data
+		case "modulePermissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modulePermissions"))
+			data, err := ec.unmarshalOModulePermissionInput2ᚕᚖwardenᚋgraphᚋmodelᚐModulePermissionInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModulePermissions = data
+		case "setupPermissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("setupPermissions"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SetupPermissions = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateProfileInput unmarshals raw into the CreateProfileInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateProfileInput(ctx context.Context, raw any) (model.CreateProfileInput, error) {
+	var out model.CreateProfileInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateProfileInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateRoleInput(ctx context.Context, obj any) (model.CreateRoleInput, error) {
 	var it model.CreateRoleInput
 	if obj == nil {
@@ -17555,6 +23187,76 @@ func (ec *executionContext) unmarshalInputCreateSharingRuleInput(ctx context.Con
 func UnmarshalCreateSharingRuleInput(ctx context.Context, raw any) (model.CreateSharingRuleInput, error) {
 	var out model.CreateSharingRuleInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateSharingRuleInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateShiftInput(ctx context.Context, obj any) (model.CreateShiftInput, error) {
+	var it model.CreateShiftInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "timeZone", "days", "breaks", "holidays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		case "days":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("days"))
+			data, err := ec.unmarshalNShiftDayInput2ᚕᚖwardenᚋgraphᚋmodelᚐShiftDayInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Days = data
+		case "breaks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("breaks"))
+			data, err := ec.unmarshalOBreakInput2ᚕᚖwardenᚋgraphᚋmodelᚐBreakInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Breaks = data
+		case "holidays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("holidays"))
+			data, err := ec.unmarshalOHolidayInput2ᚕᚖwardenᚋgraphᚋmodelᚐHolidayInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Holidays = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateShiftInput unmarshals raw into the CreateShiftInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateShiftInput(ctx context.Context, raw any) (model.CreateShiftInput, error) {
+	var out model.CreateShiftInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateShiftInput", raw, &out)
 	return out, err
 }
 
@@ -18083,6 +23785,55 @@ func UnmarshalDealOrder(ctx context.Context, raw any) (map[string]any, error) {
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputFieldPermissionInput(ctx context.Context, obj any) (model.FieldPermissionInput, error) {
+	var it model.FieldPermissionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"field", "access"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "access":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("access"))
+			data, err := ec.unmarshalNFieldAccess2wardenᚋgraphᚋmodelᚐFieldAccess(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Access = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFieldPermissionInput unmarshals raw into the FieldPermissionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFieldPermissionInput(ctx context.Context, raw any) (model.FieldPermissionInput, error) {
+	var out model.FieldPermissionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FieldPermissionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputFloatFilter(ctx context.Context, obj any) (model.FloatFilter, error) {
 	var it model.FloatFilter
 	if obj == nil {
@@ -18171,6 +23922,55 @@ func (ec *executionContext) unmarshalInputFloatFilter(ctx context.Context, obj a
 func UnmarshalFloatFilter(ctx context.Context, raw any) (model.FloatFilter, error) {
 	var out model.FloatFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "FloatFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputHolidayInput(ctx context.Context, obj any) (model.HolidayInput, error) {
+	var it model.HolidayInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"date", "name"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "date":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("date"))
+			data, err := ec.unmarshalNDate2wardenᚋrecordsᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Date = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalHolidayInput unmarshals raw into the HolidayInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalHolidayInput(ctx context.Context, raw any) (model.HolidayInput, error) {
+	var out model.HolidayInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "HolidayInput", raw, &out)
 	return out, err
 }
 
@@ -18325,6 +24125,83 @@ func (ec *executionContext) unmarshalInputIntFilter(ctx context.Context, obj any
 func UnmarshalIntFilter(ctx context.Context, raw any) (model.IntFilter, error) {
 	var out model.IntFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "IntFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputInviteMemberInput(ctx context.Context, obj any) (model.InviteMemberInput, error) {
+	var it model.InviteMemberInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email", "roleId", "profileId", "reportsToId", "shiftId", "timeZone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "roleId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("roleId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RoleID = data
+		case "profileId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("profileId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProfileID = data
+		case "reportsToId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reportsToId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReportsToID = data
+		case "shiftId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shiftId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShiftID = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalInviteMemberInput unmarshals raw into the InviteMemberInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalInviteMemberInput(ctx context.Context, raw any) (model.InviteMemberInput, error) {
+	var out model.InviteMemberInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "InviteMemberInput", raw, &out)
 	return out, err
 }
 
@@ -18530,6 +24407,77 @@ func UnmarshalLeadOrder(ctx context.Context, raw any) (map[string]any, error) {
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputMassUpdateInput(ctx context.Context, obj any) (map[string]any, error) {
+	var it map[string]any
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"lead", "contact", "account", "deal", "task"}
+	it = make(map[string]any, len(asMap))
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lead":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lead"))
+			data, err := ec.unmarshalOUpdateLeadInput2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it["lead"] = data
+		case "contact":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contact"))
+			data, err := ec.unmarshalOUpdateContactInput2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it["contact"] = data
+		case "account":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("account"))
+			data, err := ec.unmarshalOUpdateAccountInput2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it["account"] = data
+		case "deal":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deal"))
+			data, err := ec.unmarshalOUpdateDealInput2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it["deal"] = data
+		case "task":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("task"))
+			data, err := ec.unmarshalOUpdateTaskInput2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it["task"] = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalMassUpdateInput unmarshals raw into the MassUpdateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalMassUpdateInput(ctx context.Context, raw any) (map[string]any, error) {
+	var out map[string]any
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "MassUpdateInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputMemberFilter(ctx context.Context, obj any) (model.MemberFilter, error) {
 	var it model.MemberFilter
 	if obj == nil {
@@ -18586,6 +24534,118 @@ func UnmarshalMemberFilter(ctx context.Context, raw any) (model.MemberFilter, er
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputModulePermissionInput(ctx context.Context, obj any) (model.ModulePermissionInput, error) {
+	var it model.ModulePermissionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"module", "view", "create", "edit", "delete", "share", "changeOwner", "export", "import", "massUpdate", "massDelete"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "module":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("module"))
+			data, err := ec.unmarshalNModule2wardenᚋgraphᚋmodelᚐModule(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Module = data
+		case "view":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("view"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.View = data
+		case "create":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("create"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Create = data
+		case "edit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("edit"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Edit = data
+		case "delete":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delete"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Delete = data
+		case "share":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("share"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Share = data
+		case "changeOwner":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("changeOwner"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChangeOwner = data
+		case "export":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("export"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Export = data
+		case "import":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("import"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Import = data
+		case "massUpdate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("massUpdate"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MassUpdate = data
+		case "massDelete":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("massDelete"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MassDelete = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalModulePermissionInput unmarshals raw into the ModulePermissionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalModulePermissionInput(ctx context.Context, raw any) (model.ModulePermissionInput, error) {
+	var out model.ModulePermissionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ModulePermissionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPrincipalInput(ctx context.Context, obj any) (model.PrincipalInput, error) {
 	var it model.PrincipalInput
 	if obj == nil {
@@ -18632,6 +24692,77 @@ func (ec *executionContext) unmarshalInputPrincipalInput(ctx context.Context, ob
 func UnmarshalPrincipalInput(ctx context.Context, raw any) (model.PrincipalInput, error) {
 	var out model.PrincipalInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "PrincipalInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRecordFilter(ctx context.Context, obj any) (map[string]any, error) {
+	var it map[string]any
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"lead", "contact", "account", "deal", "task"}
+	it = make(map[string]any, len(asMap))
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lead":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lead"))
+			data, err := ec.unmarshalOLeadFilter2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it["lead"] = data
+		case "contact":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contact"))
+			data, err := ec.unmarshalOContactFilter2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it["contact"] = data
+		case "account":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("account"))
+			data, err := ec.unmarshalOAccountFilter2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it["account"] = data
+		case "deal":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deal"))
+			data, err := ec.unmarshalODealFilter2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it["deal"] = data
+		case "task":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("task"))
+			data, err := ec.unmarshalOTaskFilter2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it["task"] = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecordFilter unmarshals raw into the RecordFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecordFilter(ctx context.Context, raw any) (map[string]any, error) {
+	var out map[string]any
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordFilter", raw, &out)
 	return out, err
 }
 
@@ -18688,6 +24819,195 @@ func (ec *executionContext) unmarshalInputRecordShareInput(ctx context.Context, 
 func UnmarshalRecordShareInput(ctx context.Context, raw any) (model.RecordShareInput, error) {
 	var out model.RecordShareInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordShareInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSameHoursInput(ctx context.Context, obj any) (model.SameHoursInput, error) {
+	var it model.SameHoursInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"days", "start", "end"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "days":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("days"))
+			data, err := ec.unmarshalNWeekday2ᚕwardenᚋgraphᚋmodelᚐWeekdayᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Days = data
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalNLocalTime2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "end":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("end"))
+			data, err := ec.unmarshalNLocalTime2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.End = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSameHoursInput unmarshals raw into the SameHoursInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSameHoursInput(ctx context.Context, raw any) (model.SameHoursInput, error) {
+	var out model.SameHoursInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SameHoursInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetBusinessHoursInput(ctx context.Context, obj any) (model.SetBusinessHoursInput, error) {
+	var it model.SetBusinessHoursInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"type", "timeZone", "weekStart", "sameHours", "days"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNBusinessHoursType2wardenᚋgraphᚋmodelᚐBusinessHoursType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		case "weekStart":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekStart"))
+			data, err := ec.unmarshalOWeekday2ᚖwardenᚋgraphᚋmodelᚐWeekday(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WeekStart = data
+		case "sameHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sameHours"))
+			data, err := ec.unmarshalOSameHoursInput2ᚖwardenᚋgraphᚋmodelᚐSameHoursInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SameHours = data
+		case "days":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("days"))
+			data, err := ec.unmarshalOShiftDayInput2ᚕᚖwardenᚋgraphᚋmodelᚐShiftDayInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Days = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetBusinessHoursInput unmarshals raw into the SetBusinessHoursInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetBusinessHoursInput(ctx context.Context, raw any) (model.SetBusinessHoursInput, error) {
+	var out model.SetBusinessHoursInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetBusinessHoursInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputShiftDayInput(ctx context.Context, obj any) (model.ShiftDayInput, error) {
+	var it model.ShiftDayInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"day", "start", "end", "crossesMidnight"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "day":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("day"))
+			data, err := ec.unmarshalNWeekday2wardenᚋgraphᚋmodelᚐWeekday(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Day = data
+		case "start":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("start"))
+			data, err := ec.unmarshalNLocalTime2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Start = data
+		case "end":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("end"))
+			data, err := ec.unmarshalNLocalTime2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.End = data
+		case "crossesMidnight":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("crossesMidnight"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CrossesMidnight = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalShiftDayInput unmarshals raw into the ShiftDayInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalShiftDayInput(ctx context.Context, raw any) (model.ShiftDayInput, error) {
+	var out model.ShiftDayInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ShiftDayInput", raw, &out)
 	return out, err
 }
 
@@ -19280,6 +25600,62 @@ func UnmarshalUpdateContactInput(ctx context.Context, raw any) (map[string]any, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateCustomFieldInput(ctx context.Context, obj any) (model.UpdateCustomFieldInput, error) {
+	var it model.UpdateCustomFieldInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"label", "type", "picklistValues"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "label":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("label"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Label = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalOCustomFieldType2ᚖwardenᚋgraphᚋmodelᚐCustomFieldType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "picklistValues":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("picklistValues"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PicklistValues = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateCustomFieldInput unmarshals raw into the UpdateCustomFieldInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateCustomFieldInput(ctx context.Context, raw any) (model.UpdateCustomFieldInput, error) {
+	var out model.UpdateCustomFieldInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateCustomFieldInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateDealInput(ctx context.Context, obj any) (map[string]any, error) {
 	var it map[string]any
 	if obj == nil {
@@ -19590,6 +25966,62 @@ func UnmarshalUpdateMemberInput(ctx context.Context, raw any) (model.UpdateMembe
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context, obj any) (model.UpdateProfileInput, error) {
+	var it model.UpdateProfileInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "modulePermissions", "setupPermissions"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "modulePermissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("modulePermissions"))
+			data, err := ec.unmarshalOModulePermissionInput2ᚕᚖwardenᚋgraphᚋmodelᚐModulePermissionInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ModulePermissions = data
+		case "setupPermissions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("setupPermissions"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SetupPermissions = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateProfileInput unmarshals raw into the UpdateProfileInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateProfileInput(ctx context.Context, raw any) (model.UpdateProfileInput, error) {
+	var out model.UpdateProfileInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateProfileInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateRoleInput(ctx context.Context, obj any) (model.UpdateRoleInput, error) {
 	var it model.UpdateRoleInput
 	if obj == nil {
@@ -19713,6 +26145,76 @@ func (ec *executionContext) unmarshalInputUpdateSharingRuleInput(ctx context.Con
 func UnmarshalUpdateSharingRuleInput(ctx context.Context, raw any) (model.UpdateSharingRuleInput, error) {
 	var out model.UpdateSharingRuleInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateSharingRuleInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateShiftInput(ctx context.Context, obj any) (model.UpdateShiftInput, error) {
+	var it model.UpdateShiftInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "timeZone", "days", "breaks", "holidays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		case "days":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("days"))
+			data, err := ec.unmarshalOShiftDayInput2ᚕᚖwardenᚋgraphᚋmodelᚐShiftDayInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Days = data
+		case "breaks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("breaks"))
+			data, err := ec.unmarshalOBreakInput2ᚕᚖwardenᚋgraphᚋmodelᚐBreakInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Breaks = data
+		case "holidays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("holidays"))
+			data, err := ec.unmarshalOHolidayInput2ᚕᚖwardenᚋgraphᚋmodelᚐHolidayInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Holidays = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateShiftInput unmarshals raw into the UpdateShiftInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateShiftInput(ctx context.Context, raw any) (model.UpdateShiftInput, error) {
+	var out model.UpdateShiftInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateShiftInput", raw, &out)
 	return out, err
 }
 
@@ -20306,6 +26808,92 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var bulkResultImplementors = []string{"BulkResult"}
+
+func (ec *executionContext) _BulkResult(ctx context.Context, sel ast.SelectionSet, obj *model.BulkResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bulkResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BulkResult")
+		case "count":
+			out.Values[i] = ec._BulkResult_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ids":
+			out.Values[i] = ec._BulkResult_ids(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var businessHoursImplementors = []string{"BusinessHours"}
+
+func (ec *executionContext) _BusinessHours(ctx context.Context, sel ast.SelectionSet, obj *model.BusinessHours) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, businessHoursImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BusinessHours")
+		case "type":
+			out.Values[i] = ec._BusinessHours_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timeZone":
+			out.Values[i] = ec._BusinessHours_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "weekStart":
+			out.Values[i] = ec._BusinessHours_weekStart(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "days":
+			out.Values[i] = ec._BusinessHours_days(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var conditionImplementors = []string{"Condition"}
 
 func (ec *executionContext) _Condition(ctx context.Context, sel ast.SelectionSet, obj *model.Condition) graphql.Marshaler {
@@ -20794,6 +27382,122 @@ func (ec *executionContext) _DealEdge(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var fieldDefinitionImplementors = []string{"FieldDefinition"}
+
+func (ec *executionContext) _FieldDefinition(ctx context.Context, sel ast.SelectionSet, obj *model.FieldDefinition) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fieldDefinitionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FieldDefinition")
+		case "id":
+			out.Values[i] = ec._FieldDefinition_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "module":
+			out.Values[i] = ec._FieldDefinition_module(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "apiName":
+			out.Values[i] = ec._FieldDefinition_apiName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._FieldDefinition_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._FieldDefinition_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "picklistValues":
+			out.Values[i] = ec._FieldDefinition_picklistValues(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var fieldPermissionImplementors = []string{"FieldPermission"}
+
+func (ec *executionContext) _FieldPermission(ctx context.Context, sel ast.SelectionSet, obj *model.FieldPermission) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fieldPermissionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FieldPermission")
+		case "module":
+			out.Values[i] = ec._FieldPermission_module(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._FieldPermission_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._FieldPermission_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "custom":
+			out.Values[i] = ec._FieldPermission_custom(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restrictable":
+			out.Values[i] = ec._FieldPermission_restrictable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "access":
+			out.Values[i] = ec._FieldPermission_access(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var groupImplementors = []string{"Group"}
 
 func (ec *executionContext) _Group(ctx context.Context, sel ast.SelectionSet, obj *model.Group) graphql.Marshaler {
@@ -20823,6 +27527,244 @@ func (ec *executionContext) _Group(ctx context.Context, sel ast.SelectionSet, ob
 		case "members":
 			out.Values[i] = ec._Group_members(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var holidayImplementors = []string{"Holiday"}
+
+func (ec *executionContext) _Holiday(ctx context.Context, sel ast.SelectionSet, obj *db.Holiday) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, holidayImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Holiday")
+		case "id":
+			out.Values[i] = ec._Holiday_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "date":
+			out.Values[i] = ec._Holiday_date(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Holiday_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "shift":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Holiday_shift(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importResultImplementors = []string{"ImportResult"}
+
+func (ec *executionContext) _ImportResult(ctx context.Context, sel ast.SelectionSet, obj *model.ImportResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportResult")
+		case "ok":
+			out.Values[i] = ec._ImportResult_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "created":
+			out.Values[i] = ec._ImportResult_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ids":
+			out.Values[i] = ec._ImportResult_ids(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ImportResult_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errorCount":
+			out.Values[i] = ec._ImportResult_errorCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importRowErrorImplementors = []string{"ImportRowError"}
+
+func (ec *executionContext) _ImportRowError(ctx context.Context, sel ast.SelectionSet, obj *model.ImportRowError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importRowErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportRowError")
+		case "row":
+			out.Values[i] = ec._ImportRowError_row(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "column":
+			out.Values[i] = ec._ImportRowError_column(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ImportRowError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._ImportRowError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var invitationImplementors = []string{"Invitation"}
+
+func (ec *executionContext) _Invitation(ctx context.Context, sel ast.SelectionSet, obj *model.Invitation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, invitationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Invitation")
+		case "id":
+			out.Values[i] = ec._Invitation_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "email":
+			out.Values[i] = ec._Invitation_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._Invitation_role(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "profile":
+			out.Values[i] = ec._Invitation_profile(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "reportsTo":
+			out.Values[i] = ec._Invitation_reportsTo(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Invitation_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invitedBy":
+			out.Values[i] = ec._Invitation_invitedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Invitation_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._Invitation_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acceptedAt":
+			out.Values[i] = ec._Invitation_acceptedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "acceptedBy":
+			out.Values[i] = ec._Invitation_acceptedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "token":
+			out.Values[i] = ec._Invitation_token(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -21085,6 +28027,30 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Member_timeZone(ctx, field, obj)
+				})
+		case "shift":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Member_shift(ctx, field, obj)
+				})
+		case "workingTimeZone":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Member_workingTimeZone(ctx, field, obj)
+				})
+		case "availableNow":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Member_availableNow(ctx, field, obj)
+				})
+		case "scheduledShifts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Member_scheduledShifts(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21707,6 +28673,188 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "transferOwnership":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transferOwnership(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "massUpdate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_massUpdate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "massDelete":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_massDelete(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importRecords":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importRecords(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "loginWithIdToken":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_loginWithIdToken(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refreshToken":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_refreshToken(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "logout":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_logout(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "logoutEverywhere":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_logoutEverywhere(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "inviteMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_inviteMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeInvitation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeInvitation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acceptInvitation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptInvitation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setFieldPermissions":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setFieldPermissions(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createCustomField":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createCustomField(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateCustomField":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateCustomField(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteCustomField":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteCustomField(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setBusinessHours":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setBusinessHours(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createShift":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createShift(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateShift":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateShift(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteShift":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteShift(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createHoliday":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createHoliday(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteHoliday":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteHoliday(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignShift":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assignShift(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "assignRecords":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_assignRecords(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22014,6 +29162,18 @@ func (ec *executionContext) _Profile(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Profile_setupPermissions(ctx, field, obj)
 				})
+		case "standard":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Profile_standard(ctx, field, obj)
+				})
+		case "fieldPermissions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Profile_fieldPermissions(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22187,6 +29347,66 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_whoCanAccess(ctx, field)
+				})
+		case "exportRecords":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_exportRecords(ctx, field)
+				})
+		case "invitations":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_invitations(ctx, field)
+				})
+		case "fieldPermissions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_fieldPermissions(ctx, field)
+				})
+		case "customFieldDefinitions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_customFieldDefinitions(ctx, field)
+				})
+		case "businessHours":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_businessHours(ctx, field)
+				})
+		case "shifts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_shifts(ctx, field)
+				})
+		case "shift":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_shift(ctx, field)
+				})
+		case "holidays":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_holidays(ctx, field)
+				})
+		case "availableMembers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_availableMembers(ctx, field)
+				})
+		case "businessDeadline":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_businessDeadline(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -22437,6 +29657,154 @@ func (ec *executionContext) _SharingRule(ctx context.Context, sel ast.SelectionS
 			}
 		case "superiorsAllowed":
 			out.Values[i] = ec._SharingRule_superiorsAllowed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shiftImplementors = []string{"Shift"}
+
+func (ec *executionContext) _Shift(ctx context.Context, sel ast.SelectionSet, obj *db.Shift) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shiftImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Shift")
+		case "id":
+			out.Values[i] = ec._Shift_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Shift_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timeZone":
+			out.Values[i] = ec._Shift_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "days":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shift_days(ctx, field, obj)
+				})
+		case "breaks":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shift_breaks(ctx, field, obj)
+				})
+		case "holidays":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shift_holidays(ctx, field, obj)
+				})
+		case "memberCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shift_memberCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shiftAssignmentImplementors = []string{"ShiftAssignment"}
+
+func (ec *executionContext) _ShiftAssignment(ctx context.Context, sel ast.SelectionSet, obj *model.ShiftAssignment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shiftAssignmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShiftAssignment")
+		case "member":
+			out.Values[i] = ec._ShiftAssignment_member(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shift":
+			out.Values[i] = ec._ShiftAssignment_shift(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "effectiveFrom":
+			out.Values[i] = ec._ShiftAssignment_effectiveFrom(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shiftBreakImplementors = []string{"ShiftBreak"}
+
+func (ec *executionContext) _ShiftBreak(ctx context.Context, sel ast.SelectionSet, obj *model.ShiftBreak) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shiftBreakImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShiftBreak")
+		case "start":
+			out.Values[i] = ec._ShiftBreak_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._ShiftBreak_end(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22709,6 +30077,54 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 		case "member":
 			out.Values[i] = ec._Viewer_member(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var workingDayImplementors = []string{"WorkingDay"}
+
+func (ec *executionContext) _WorkingDay(ctx context.Context, sel ast.SelectionSet, obj *model.WorkingDay) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workingDayImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkingDay")
+		case "day":
+			out.Values[i] = ec._WorkingDay_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "start":
+			out.Values[i] = ec._WorkingDay_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "end":
+			out.Values[i] = ec._WorkingDay_end(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "crossesMidnight":
+			out.Values[i] = ec._WorkingDay_crossesMidnight(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -23187,6 +30603,16 @@ func (ec *executionContext) unmarshalNAddMemberInput2wardenᚋgraphᚋmodelᚐAd
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNAssignmentStrategy2wardenᚋgraphᚋmodelᚐAssignmentStrategy(ctx context.Context, v any) (model.AssignmentStrategy, error) {
+	var res model.AssignmentStrategy
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAssignmentStrategy2wardenᚋgraphᚋmodelᚐAssignmentStrategy(ctx context.Context, sel ast.SelectionSet, v model.AssignmentStrategy) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNAuditEntry2ᚖwardenᚋgraphᚋmodelᚐAuditEntry(ctx context.Context, sel ast.SelectionSet, v *model.AuditEntry) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditEntry!")
@@ -23247,6 +30673,37 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNBreakInput2ᚖwardenᚋgraphᚋmodelᚐBreakInput(ctx context.Context, v any) (*model.BreakInput, error) {
+	res, err := ec.unmarshalInputBreakInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBulkResult2ᚖwardenᚋgraphᚋmodelᚐBulkResult(ctx context.Context, sel ast.SelectionSet, v *model.BulkResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BulkResult!")
+		return graphql.Null
+	}
+	return ec._BulkResult(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNBusinessHours2ᚖwardenᚋgraphᚋmodelᚐBusinessHours(ctx context.Context, sel ast.SelectionSet, v *model.BusinessHours) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BusinessHours!")
+		return graphql.Null
+	}
+	return ec._BusinessHours(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNBusinessHoursType2wardenᚋgraphᚋmodelᚐBusinessHoursType(ctx context.Context, v any) (model.BusinessHoursType, error) {
+	var res model.BusinessHoursType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBusinessHoursType2wardenᚋgraphᚋmodelᚐBusinessHoursType(ctx context.Context, sel ast.SelectionSet, v model.BusinessHoursType) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNCondition2ᚕᚖwardenᚋgraphᚋmodelᚐConditionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Condition) graphql.Marshaler {
@@ -23362,6 +30819,11 @@ func (ec *executionContext) unmarshalNCreateContactInput2map(ctx context.Context
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateCustomFieldInput2wardenᚋgraphᚋmodelᚐCreateCustomFieldInput(ctx context.Context, v any) (model.CreateCustomFieldInput, error) {
+	res, err := ec.unmarshalInputCreateCustomFieldInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateDealInput2map(ctx context.Context, v any) (map[string]any, error) {
 	res, err := ec.unmarshalInputCreateDealInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23369,6 +30831,11 @@ func (ec *executionContext) unmarshalNCreateDealInput2map(ctx context.Context, v
 
 func (ec *executionContext) unmarshalNCreateGroupInput2wardenᚋgraphᚋmodelᚐCreateGroupInput(ctx context.Context, v any) (model.CreateGroupInput, error) {
 	res, err := ec.unmarshalInputCreateGroupInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateHolidayInput2wardenᚋgraphᚋmodelᚐCreateHolidayInput(ctx context.Context, v any) (model.CreateHolidayInput, error) {
+	res, err := ec.unmarshalInputCreateHolidayInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -23382,6 +30849,11 @@ func (ec *executionContext) unmarshalNCreateOrgInput2wardenᚋgraphᚋmodelᚐCr
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateProfileInput2wardenᚋgraphᚋmodelᚐCreateProfileInput(ctx context.Context, v any) (model.CreateProfileInput, error) {
+	res, err := ec.unmarshalInputCreateProfileInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateRoleInput2wardenᚋgraphᚋmodelᚐCreateRoleInput(ctx context.Context, v any) (model.CreateRoleInput, error) {
 	res, err := ec.unmarshalInputCreateRoleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23389,6 +30861,11 @@ func (ec *executionContext) unmarshalNCreateRoleInput2wardenᚋgraphᚋmodelᚐC
 
 func (ec *executionContext) unmarshalNCreateSharingRuleInput2wardenᚋgraphᚋmodelᚐCreateSharingRuleInput(ctx context.Context, v any) (model.CreateSharingRuleInput, error) {
 	res, err := ec.unmarshalInputCreateSharingRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateShiftInput2wardenᚋgraphᚋmodelᚐCreateShiftInput(ctx context.Context, v any) (model.CreateShiftInput, error) {
+	res, err := ec.unmarshalInputCreateShiftInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -23400,6 +30877,16 @@ func (ec *executionContext) unmarshalNCreateTaskInput2map(ctx context.Context, v
 func (ec *executionContext) unmarshalNCustomFieldFilter2ᚖwardenᚋgraphᚋmodelᚐCustomFieldFilter(ctx context.Context, v any) (*model.CustomFieldFilter, error) {
 	res, err := ec.unmarshalInputCustomFieldFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCustomFieldType2wardenᚋgraphᚋmodelᚐCustomFieldType(ctx context.Context, v any) (model.CustomFieldType, error) {
+	var res model.CustomFieldType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCustomFieldType2wardenᚋgraphᚋmodelᚐCustomFieldType(ctx context.Context, sel ast.SelectionSet, v model.CustomFieldType) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNCustomFieldValue2ᚕᚖwardenᚋgraphᚋmodelᚐCustomFieldValueᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CustomFieldValue) graphql.Marshaler {
@@ -23424,6 +30911,16 @@ func (ec *executionContext) marshalNCustomFieldValue2ᚖwardenᚋgraphᚋmodel�
 		return graphql.Null
 	}
 	return ec._CustomFieldValue(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDate2wardenᚋrecordsᚐDate(ctx context.Context, v any) (records.Date, error) {
+	var res records.Date
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDate2wardenᚋrecordsᚐDate(ctx context.Context, sel ast.SelectionSet, v records.Date) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNDate2ᚖwardenᚋrecordsᚐDate(ctx context.Context, v any) (*records.Date, error) {
@@ -23500,6 +30997,83 @@ func (ec *executionContext) marshalNDefaultAccess2wardenᚋgraphᚋmodelᚐDefau
 	return v
 }
 
+func (ec *executionContext) unmarshalNFieldAccess2wardenᚋgraphᚋmodelᚐFieldAccess(ctx context.Context, v any) (model.FieldAccess, error) {
+	var res model.FieldAccess
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFieldAccess2wardenᚋgraphᚋmodelᚐFieldAccess(ctx context.Context, sel ast.SelectionSet, v model.FieldAccess) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNFieldDefinition2ᚕᚖwardenᚋgraphᚋmodelᚐFieldDefinitionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FieldDefinition) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFieldDefinition2ᚖwardenᚋgraphᚋmodelᚐFieldDefinition(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFieldDefinition2ᚖwardenᚋgraphᚋmodelᚐFieldDefinition(ctx context.Context, sel ast.SelectionSet, v *model.FieldDefinition) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FieldDefinition!")
+		return graphql.Null
+	}
+	return ec._FieldDefinition(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFieldPermission2ᚕᚖwardenᚋgraphᚋmodelᚐFieldPermissionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FieldPermission) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFieldPermission2ᚖwardenᚋgraphᚋmodelᚐFieldPermission(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFieldPermission2ᚖwardenᚋgraphᚋmodelᚐFieldPermission(ctx context.Context, sel ast.SelectionSet, v *model.FieldPermission) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FieldPermission!")
+		return graphql.Null
+	}
+	return ec._FieldPermission(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFieldPermissionInput2ᚕᚖwardenᚋgraphᚋmodelᚐFieldPermissionInputᚄ(ctx context.Context, v any) ([]*model.FieldPermissionInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.FieldPermissionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNFieldPermissionInput2ᚖwardenᚋgraphᚋmodelᚐFieldPermissionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNFieldPermissionInput2ᚖwardenᚋgraphᚋmodelᚐFieldPermissionInput(ctx context.Context, v any) (*model.FieldPermissionInput, error) {
+	res, err := ec.unmarshalInputFieldPermissionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23558,6 +31132,35 @@ func (ec *executionContext) marshalNHierarchyMode2wardenᚋgraphᚋmodelᚐHiera
 	return v
 }
 
+func (ec *executionContext) marshalNHoliday2ᚕᚖwardenᚋdbᚐHolidayᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Holiday) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNHoliday2ᚖwardenᚋdbᚐHoliday(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNHoliday2ᚖwardenᚋdbᚐHoliday(ctx context.Context, sel ast.SelectionSet, v *db.Holiday) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Holiday!")
+		return graphql.Null
+	}
+	return ec._Holiday(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNHolidayInput2ᚖwardenᚋgraphᚋmodelᚐHolidayInput(ctx context.Context, v any) (*model.HolidayInput, error) {
+	res, err := ec.unmarshalInputHolidayInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23601,6 +31204,38 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 	return ret
 }
 
+func (ec *executionContext) marshalNImportResult2ᚖwardenᚋgraphᚋmodelᚐImportResult(ctx context.Context, sel ast.SelectionSet, v *model.ImportResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportResult!")
+		return graphql.Null
+	}
+	return ec._ImportResult(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportRowError2ᚕᚖwardenᚋgraphᚋmodelᚐImportRowErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ImportRowError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportRowError2ᚖwardenᚋgraphᚋmodelᚐImportRowError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportRowError2ᚖwardenᚋgraphᚋmodelᚐImportRowError(ctx context.Context, sel ast.SelectionSet, v *model.ImportRowError) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportRowError!")
+		return graphql.Null
+	}
+	return ec._ImportRowError(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23613,6 +31248,45 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNInvitation2ᚕᚖwardenᚋgraphᚋmodelᚐInvitationᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Invitation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInvitation2ᚖwardenᚋgraphᚋmodelᚐInvitation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNInvitation2ᚖwardenᚋgraphᚋmodelᚐInvitation(ctx context.Context, sel ast.SelectionSet, v *model.Invitation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Invitation!")
+		return graphql.Null
+	}
+	return ec._Invitation(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNInvitationStatus2wardenᚋgraphᚋmodelᚐInvitationStatus(ctx context.Context, v any) (model.InvitationStatus, error) {
+	var res model.InvitationStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInvitationStatus2wardenᚋgraphᚋmodelᚐInvitationStatus(ctx context.Context, sel ast.SelectionSet, v model.InvitationStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNInviteMemberInput2wardenᚋgraphᚋmodelᚐInviteMemberInput(ctx context.Context, v any) (model.InviteMemberInput, error) {
+	res, err := ec.unmarshalInputInviteMemberInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNJSON2interface(ctx context.Context, v any) (any, error) {
@@ -23683,6 +31357,20 @@ func (ec *executionContext) unmarshalNLeadOrder2map(ctx context.Context, v any) 
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNLocalTime2string(ctx context.Context, v any) (string, error) {
+	res, err := graphql.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLocalTime2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "LocalTime!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNLogicalOp2wardenᚋgraphᚋmodelᚐLogicalOp(ctx context.Context, v any) (model.LogicalOp, error) {
 	var res model.LogicalOp
 	err := res.UnmarshalGQL(v)
@@ -23691,6 +31379,27 @@ func (ec *executionContext) unmarshalNLogicalOp2wardenᚋgraphᚋmodelᚐLogical
 
 func (ec *executionContext) marshalNLogicalOp2wardenᚋgraphᚋmodelᚐLogicalOp(ctx context.Context, sel ast.SelectionSet, v model.LogicalOp) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNMassUpdateInput2map(ctx context.Context, v any) (map[string]any, error) {
+	res, err := ec.unmarshalInputMassUpdateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMember2ᚕᚖwardenᚋdbᚐMemberᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Member) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMember2ᚖwardenᚋdbᚐMember(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNMember2ᚖwardenᚋdbᚐMember(ctx context.Context, sel ast.SelectionSet, v *db.Member) graphql.Marshaler {
@@ -23817,6 +31526,11 @@ func (ec *executionContext) marshalNModulePermission2ᚖwardenᚋgraphᚋmodel�
 	return ec._ModulePermission(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNModulePermissionInput2ᚖwardenᚋgraphᚋmodelᚐModulePermissionInput(ctx context.Context, v any) (*model.ModulePermissionInput, error) {
+	res, err := ec.unmarshalInputModulePermissionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNModuleSharing2ᚕᚖwardenᚋgraphᚋmodelᚐModuleSharingᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ModuleSharing) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -23905,6 +31619,11 @@ func (ec *executionContext) marshalNPrincipal2ᚖwardenᚋgraphᚋmodelᚐPrinci
 	return ec._Principal(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNPrincipalInput2wardenᚋgraphᚋmodelᚐPrincipalInput(ctx context.Context, v any) (model.PrincipalInput, error) {
+	res, err := ec.unmarshalInputPrincipalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNPrincipalInput2ᚕᚖwardenᚋgraphᚋmodelᚐPrincipalInputᚄ(ctx context.Context, v any) ([]*model.PrincipalInput, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
@@ -23956,6 +31675,30 @@ func (ec *executionContext) marshalNProfile2ᚖwardenᚋdbᚐProfile(ctx context
 		return graphql.Null
 	}
 	return ec._Profile(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRecord2wardenᚋrecordsᚐRecord(ctx context.Context, sel ast.SelectionSet, v records.Record) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Record!")
+		return graphql.Null
+	}
+	return ec._Record(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRecord2ᚕwardenᚋrecordsᚐRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []records.Record) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecord2wardenᚋrecordsᚐRecord(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNRecordAccess2ᚖwardenᚋgraphᚋmodelᚐRecordAccess(ctx context.Context, sel ast.SelectionSet, v *model.RecordAccess) graphql.Marshaler {
@@ -24043,6 +31786,11 @@ func (ec *executionContext) marshalNRuleAccess2wardenᚋgraphᚋmodelᚐRuleAcce
 	return v
 }
 
+func (ec *executionContext) unmarshalNSetBusinessHoursInput2wardenᚋgraphᚋmodelᚐSetBusinessHoursInput(ctx context.Context, v any) (model.SetBusinessHoursInput, error) {
+	res, err := ec.unmarshalInputSetBusinessHoursInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNShareAccess2wardenᚋgraphᚋmodelᚐShareAccess(ctx context.Context, v any) (model.ShareAccess, error) {
 	var res model.ShareAccess
 	err := res.UnmarshalGQL(v)
@@ -24075,6 +31823,97 @@ func (ec *executionContext) marshalNSharingRule2ᚖwardenᚋgraphᚋmodelᚐShar
 		return graphql.Null
 	}
 	return ec._SharingRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNShift2ᚕᚖwardenᚋdbᚐShiftᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Shift) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShift2ᚖwardenᚋdbᚐShift(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNShift2ᚖwardenᚋdbᚐShift(ctx context.Context, sel ast.SelectionSet, v *db.Shift) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Shift!")
+		return graphql.Null
+	}
+	return ec._Shift(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNShiftAssignment2ᚕᚖwardenᚋgraphᚋmodelᚐShiftAssignmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ShiftAssignment) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShiftAssignment2ᚖwardenᚋgraphᚋmodelᚐShiftAssignment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNShiftAssignment2ᚖwardenᚋgraphᚋmodelᚐShiftAssignment(ctx context.Context, sel ast.SelectionSet, v *model.ShiftAssignment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ShiftAssignment!")
+		return graphql.Null
+	}
+	return ec._ShiftAssignment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNShiftBreak2ᚕᚖwardenᚋgraphᚋmodelᚐShiftBreakᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ShiftBreak) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShiftBreak2ᚖwardenᚋgraphᚋmodelᚐShiftBreak(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNShiftBreak2ᚖwardenᚋgraphᚋmodelᚐShiftBreak(ctx context.Context, sel ast.SelectionSet, v *model.ShiftBreak) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ShiftBreak!")
+		return graphql.Null
+	}
+	return ec._ShiftBreak(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNShiftDayInput2ᚕᚖwardenᚋgraphᚋmodelᚐShiftDayInputᚄ(ctx context.Context, v any) ([]*model.ShiftDayInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ShiftDayInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNShiftDayInput2ᚖwardenᚋgraphᚋmodelᚐShiftDayInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNShiftDayInput2ᚖwardenᚋgraphᚋmodelᚐShiftDayInput(ctx context.Context, v any) (*model.ShiftDayInput, error) {
+	res, err := ec.unmarshalInputShiftDayInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNSignupInput2wardenᚋgraphᚋmodelᚐSignupInput(ctx context.Context, v any) (model.SignupInput, error) {
@@ -24189,6 +32028,24 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) unmarshalNTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	res, err := records.UnmarshalTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Time!")
+		return graphql.Null
+	}
+	_ = sel
+	res := records.MarshalTime(*v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNUpdateAccountInput2map(ctx context.Context, v any) (map[string]any, error) {
 	res, err := ec.unmarshalInputUpdateAccountInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24196,6 +32053,11 @@ func (ec *executionContext) unmarshalNUpdateAccountInput2map(ctx context.Context
 
 func (ec *executionContext) unmarshalNUpdateContactInput2map(ctx context.Context, v any) (map[string]any, error) {
 	res, err := ec.unmarshalInputUpdateContactInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateCustomFieldInput2wardenᚋgraphᚋmodelᚐUpdateCustomFieldInput(ctx context.Context, v any) (model.UpdateCustomFieldInput, error) {
+	res, err := ec.unmarshalInputUpdateCustomFieldInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -24219,6 +32081,11 @@ func (ec *executionContext) unmarshalNUpdateMemberInput2wardenᚋgraphᚋmodel�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNUpdateProfileInput2wardenᚋgraphᚋmodelᚐUpdateProfileInput(ctx context.Context, v any) (model.UpdateProfileInput, error) {
+	res, err := ec.unmarshalInputUpdateProfileInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNUpdateRoleInput2wardenᚋgraphᚋmodelᚐUpdateRoleInput(ctx context.Context, v any) (model.UpdateRoleInput, error) {
 	res, err := ec.unmarshalInputUpdateRoleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24226,6 +32093,11 @@ func (ec *executionContext) unmarshalNUpdateRoleInput2wardenᚋgraphᚋmodelᚐU
 
 func (ec *executionContext) unmarshalNUpdateSharingRuleInput2wardenᚋgraphᚋmodelᚐUpdateSharingRuleInput(ctx context.Context, v any) (model.UpdateSharingRuleInput, error) {
 	res, err := ec.unmarshalInputUpdateSharingRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateShiftInput2wardenᚋgraphᚋmodelᚐUpdateShiftInput(ctx context.Context, v any) (model.UpdateShiftInput, error) {
+	res, err := ec.unmarshalInputUpdateShiftInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -24248,6 +32120,70 @@ func (ec *executionContext) marshalNViewer2ᚖwardenᚋgraphᚋmodelᚐViewer(ct
 		return graphql.Null
 	}
 	return ec._Viewer(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWeekday2wardenᚋgraphᚋmodelᚐWeekday(ctx context.Context, v any) (model.Weekday, error) {
+	var res model.Weekday
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWeekday2wardenᚋgraphᚋmodelᚐWeekday(ctx context.Context, sel ast.SelectionSet, v model.Weekday) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNWeekday2ᚕwardenᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, v any) ([]model.Weekday, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.Weekday, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWeekday2wardenᚋgraphᚋmodelᚐWeekday(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNWeekday2ᚕwardenᚋgraphᚋmodelᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Weekday) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWeekday2wardenᚋgraphᚋmodelᚐWeekday(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWorkingDay2ᚕᚖwardenᚋgraphᚋmodelᚐWorkingDayᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WorkingDay) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWorkingDay2ᚖwardenᚋgraphᚋmodelᚐWorkingDay(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWorkingDay2ᚖwardenᚋgraphᚋmodelᚐWorkingDay(ctx context.Context, sel ast.SelectionSet, v *model.WorkingDay) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WorkingDay!")
+		return graphql.Null
+	}
+	return ec._WorkingDay(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -24495,6 +32431,23 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalOBreakInput2ᚕᚖwardenᚋgraphᚋmodelᚐBreakInputᚄ(ctx context.Context, v any) ([]*model.BreakInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.BreakInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNBreakInput2ᚖwardenᚋgraphᚋmodelᚐBreakInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalOContact2ᚖwardenᚋrecordsᚐContact(ctx context.Context, sel ast.SelectionSet, v *records.Contact) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -24590,6 +32543,22 @@ func (ec *executionContext) unmarshalOCustomFieldFilter2ᚕᚖwardenᚋgraphᚋm
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) unmarshalOCustomFieldType2ᚖwardenᚋgraphᚋmodelᚐCustomFieldType(ctx context.Context, v any) (*model.CustomFieldType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.CustomFieldType)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCustomFieldType2ᚖwardenᚋgraphᚋmodelᚐCustomFieldType(ctx context.Context, sel ast.SelectionSet, v *model.CustomFieldType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalODate2ᚕᚖwardenᚋrecordsᚐDateᚄ(ctx context.Context, v any) ([]*records.Date, error) {
@@ -24776,6 +32745,23 @@ func (ec *executionContext) unmarshalOFloatFilter2ᚖwardenᚋgraphᚋmodelᚐFl
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOHolidayInput2ᚕᚖwardenᚋgraphᚋmodelᚐHolidayInputᚄ(ctx context.Context, v any) ([]*model.HolidayInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.HolidayInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNHolidayInput2ᚖwardenᚋgraphᚋmodelᚐHolidayInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
 	if v == nil {
 		return nil, nil
@@ -24896,6 +32882,22 @@ func (ec *executionContext) unmarshalOIntFilter2ᚖwardenᚋgraphᚋmodelᚐIntF
 	}
 	res, err := ec.unmarshalInputIntFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOInvitationStatus2ᚖwardenᚋgraphᚋmodelᚐInvitationStatus(ctx context.Context, v any) (*model.InvitationStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.InvitationStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInvitationStatus2ᚖwardenᚋgraphᚋmodelᚐInvitationStatus(ctx context.Context, sel ast.SelectionSet, v *model.InvitationStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOJSON2interface(ctx context.Context, v any) (any, error) {
@@ -25047,6 +33049,23 @@ func (ec *executionContext) marshalOMemberStatus2ᚖwardenᚋgraphᚋmodelᚐMem
 	return v
 }
 
+func (ec *executionContext) unmarshalOModulePermissionInput2ᚕᚖwardenᚋgraphᚋmodelᚐModulePermissionInputᚄ(ctx context.Context, v any) ([]*model.ModulePermissionInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ModulePermissionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNModulePermissionInput2ᚖwardenᚋgraphᚋmodelᚐModulePermissionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) unmarshalOOrderDirection2ᚖwardenᚋgraphᚋmodelᚐOrderDirection(ctx context.Context, v any) (*model.OrderDirection, error) {
 	if v == nil {
 		return nil, nil
@@ -25102,11 +33121,26 @@ func (ec *executionContext) unmarshalOPrincipalInput2ᚖwardenᚋgraphᚋmodel�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOProfile2ᚖwardenᚋdbᚐProfile(ctx context.Context, sel ast.SelectionSet, v *db.Profile) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Profile(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalORecord2wardenᚋrecordsᚐRecord(ctx context.Context, sel ast.SelectionSet, v records.Record) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Record(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORecordFilter2map(ctx context.Context, v any) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRecordFilter(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalORole2ᚖwardenᚋdbᚐRole(ctx context.Context, sel ast.SelectionSet, v *db.Role) graphql.Marshaler {
@@ -25132,11 +33166,43 @@ func (ec *executionContext) marshalORuleAccess2ᚖwardenᚋgraphᚋmodelᚐRuleA
 	return v
 }
 
+func (ec *executionContext) unmarshalOSameHoursInput2ᚖwardenᚋgraphᚋmodelᚐSameHoursInput(ctx context.Context, v any) (*model.SameHoursInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSameHoursInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOSharingRule2ᚖwardenᚋgraphᚋmodelᚐSharingRule(ctx context.Context, sel ast.SelectionSet, v *model.SharingRule) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._SharingRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOShift2ᚖwardenᚋdbᚐShift(ctx context.Context, sel ast.SelectionSet, v *db.Shift) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Shift(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOShiftDayInput2ᚕᚖwardenᚋgraphᚋmodelᚐShiftDayInputᚄ(ctx context.Context, v any) ([]*model.ShiftDayInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ShiftDayInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNShiftDayInput2ᚖwardenᚋgraphᚋmodelᚐShiftDayInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
@@ -25289,6 +33355,62 @@ func (ec *executionContext) unmarshalOTimeFilter2ᚖwardenᚋgraphᚋmodelᚐTim
 	}
 	res, err := ec.unmarshalInputTimeFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOUpdateAccountInput2map(ctx context.Context, v any) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputUpdateAccountInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOUpdateContactInput2map(ctx context.Context, v any) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputUpdateContactInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOUpdateDealInput2map(ctx context.Context, v any) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputUpdateDealInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOUpdateLeadInput2map(ctx context.Context, v any) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputUpdateLeadInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOUpdateTaskInput2map(ctx context.Context, v any) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputUpdateTaskInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOWeekday2ᚖwardenᚋgraphᚋmodelᚐWeekday(ctx context.Context, v any) (*model.Weekday, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.Weekday)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOWeekday2ᚖwardenᚋgraphᚋmodelᚐWeekday(ctx context.Context, sel ast.SelectionSet, v *model.Weekday) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -1,6 +1,8 @@
 package resolvers
 
 import (
+	"time"
+
 	"github.com/jmoiron/sqlx"
 
 	"warden/auth"
@@ -15,4 +17,7 @@ type Resolver struct {
 	Tokens  *auth.Issuer
 	Cursors records.CursorCodec
 	Engine  *cache.Engine
+	// Now is the clock of time-dependent answers (shift assignments taking
+	// effect, availability); nil means time.Now. Tests inject a fixed clock.
+	Now func() time.Time
 }

@@ -84,6 +84,27 @@ type AuthPayload struct {
 	Viewer    *Viewer   `json:"viewer"`
 }
 
+type BreakInput struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+// What a bulk write did: every named record was written, or the call failed and none was.
+type BulkResult struct {
+	// The number of distinct records written.
+	Count int `json:"count"`
+	// Their ids, in the order given (duplicates once).
+	Ids []string `json:"ids"`
+}
+
+type BusinessHours struct {
+	Type BusinessHoursType `json:"type"`
+	// The IANA time zone the hours are read in; also the org's time zone.
+	TimeZone  string        `json:"timeZone"`
+	WeekStart Weekday       `json:"weekStart"`
+	Days      []*WorkingDay `json:"days"`
+}
+
 type Condition struct {
 	Field string      `json:"field"`
 	Op    ConditionOp `json:"op"`
@@ -107,15 +128,41 @@ type ContactEdge struct {
 	Node   *records.Contact `json:"node"`
 }
 
+type CreateCustomFieldInput struct {
+	Module Module `json:"module"`
+	// Unique in the module, not a standard field's name: a lower-case letter, then letters, digits or _, at most 63.
+	APIName string          `json:"apiName"`
+	Label   string          `json:"label"`
+	Type    CustomFieldType `json:"type"`
+	// PICKLIST only: the allowed values.
+	PicklistValues []string `json:"picklistValues"`
+}
+
 type CreateGroupInput struct {
 	Name        string            `json:"name"`
 	Description *string           `json:"description"`
 	Members     []*PrincipalInput `json:"members"`
 }
 
+// shiftId null: an org holiday.
+type CreateHolidayInput struct {
+	Date    records.Date `json:"date"`
+	Name    string       `json:"name"`
+	ShiftID *string      `json:"shiftId"`
+}
+
 type CreateOrgInput struct {
 	Name     string  `json:"name"`
 	TimeZone *string `json:"timeZone"`
+}
+
+type CreateProfileInput struct {
+	Name        string  `json:"name"`
+	CloneFromID *string `json:"cloneFromId"`
+	// Per module, the permissions to set; a permission left out keeps the cloned profile's (or none).
+	ModulePermissions []*ModulePermissionInput `json:"modulePermissions"`
+	// The setup permissions (manageUsers, manageRoles, manageProfiles, manageGroups, manageSharing, manageShifts, viewAuditLog); replaces the cloned profile's when given.
+	SetupPermissions []string `json:"setupPermissions"`
 }
 
 type CreateRoleInput struct {
@@ -132,6 +179,14 @@ type CreateSharingRuleInput struct {
 	Target           *PrincipalInput `json:"target"`
 	Access           RuleAccess      `json:"access"`
 	SuperiorsAllowed *bool           `json:"superiorsAllowed"`
+}
+
+type CreateShiftInput struct {
+	Name     string           `json:"name"`
+	TimeZone string           `json:"timeZone"`
+	Days     []*ShiftDayInput `json:"days"`
+	Breaks   []*BreakInput    `json:"breaks"`
+	Holidays []*HolidayInput  `json:"holidays"`
 }
 
 type Criteria struct {
@@ -185,6 +240,32 @@ type DealEdge struct {
 	Node   *records.Deal `json:"node"`
 }
 
+type FieldDefinition struct {
+	ID             string          `json:"id"`
+	Module         Module          `json:"module"`
+	APIName        string          `json:"apiName"`
+	Label          string          `json:"label"`
+	Type           CustomFieldType `json:"type"`
+	PicklistValues []string        `json:"picklistValues"`
+}
+
+// A field of a module and a profile's access to it.
+type FieldPermission struct {
+	Module Module `json:"module"`
+	// The field's API name: a field of the record type, or a custom field's apiName.
+	Field  string `json:"field"`
+	Label  string `json:"label"`
+	Custom bool   `json:"custom"`
+	// False for system fields and the module's mandatory field, which are always READ_WRITE.
+	Restrictable bool        `json:"restrictable"`
+	Access       FieldAccess `json:"access"`
+}
+
+type FieldPermissionInput struct {
+	Field  string      `json:"field"`
+	Access FieldAccess `json:"access"`
+}
+
 type FloatFilter struct {
 	Eq      *float64  `json:"eq"`
 	Neq     *float64  `json:"neq"`
@@ -203,11 +284,39 @@ type Group struct {
 	Members     []*Principal `json:"members"`
 }
 
+type HolidayInput struct {
+	Date records.Date `json:"date"`
+	Name string       `json:"name"`
+}
+
 type IDFilter struct {
 	Eq      *string  `json:"eq"`
 	Neq     *string  `json:"neq"`
 	In      []string `json:"in"`
 	IsEmpty *bool    `json:"isEmpty"`
+}
+
+// The outcome of an import: either every row was created (ok, errors empty),
+// or nothing was written (not ok) and errors says why, row by row.
+type ImportResult struct {
+	Ok bool `json:"ok"`
+	// Records created: 0 unless ok.
+	Created int `json:"created"`
+	// The created records' ids, in row order.
+	Ids []string `json:"ids"`
+	// Row-level problems, in row order; at most 1,000 (errorCount says how many in all).
+	Errors     []*ImportRowError `json:"errors"`
+	ErrorCount int               `json:"errorCount"`
+}
+
+type ImportRowError struct {
+	// The CSV record's number: the header is row 1, the first data row is row 2.
+	Row int `json:"row"`
+	// The column's header, when the problem is one cell's or one column's.
+	Column  *string `json:"column"`
+	Message string  `json:"message"`
+	// One of the API's error codes: BAD_USER_INPUT, FIELD_FORBIDDEN or FORBIDDEN.
+	Code string `json:"code"`
 }
 
 type IntFilter struct {
@@ -219,6 +328,33 @@ type IntFilter struct {
 	Gt      *int  `json:"gt"`
 	Gte     *int  `json:"gte"`
 	IsEmpty *bool `json:"isEmpty"`
+}
+
+type Invitation struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	// Null when the role no longer exists (the invitation can then not be accepted).
+	Role *db.Role `json:"role"`
+	// Null when the profile no longer exists (the invitation can then not be accepted).
+	Profile    *db.Profile      `json:"profile"`
+	ReportsTo  *db.Member       `json:"reportsTo"`
+	Status     InvitationStatus `json:"status"`
+	InvitedBy  *db.Member       `json:"invitedBy"`
+	CreatedAt  time.Time        `json:"createdAt"`
+	ExpiresAt  time.Time        `json:"expiresAt"`
+	AcceptedAt *time.Time       `json:"acceptedAt"`
+	AcceptedBy *db.Member       `json:"acceptedBy"`
+	// The secret the invitee accepts with: only in inviteMember's answer (only its hash is stored).
+	Token *string `json:"token"`
+}
+
+type InviteMemberInput struct {
+	Email       string  `json:"email"`
+	RoleID      string  `json:"roleId"`
+	ProfileID   string  `json:"profileId"`
+	ReportsToID *string `json:"reportsToId"`
+	ShiftID     *string `json:"shiftId"`
+	TimeZone    *string `json:"timeZone"`
 }
 
 type LeadConnection struct {
@@ -278,6 +414,20 @@ type ModulePermission struct {
 	Import      bool   `json:"import"`
 	MassUpdate  bool   `json:"massUpdate"`
 	MassDelete  bool   `json:"massDelete"`
+}
+
+type ModulePermissionInput struct {
+	Module      Module `json:"module"`
+	View        *bool  `json:"view"`
+	Create      *bool  `json:"create"`
+	Edit        *bool  `json:"edit"`
+	Delete      *bool  `json:"delete"`
+	Share       *bool  `json:"share"`
+	ChangeOwner *bool  `json:"changeOwner"`
+	Export      *bool  `json:"export"`
+	Import      *bool  `json:"import"`
+	MassUpdate  *bool  `json:"massUpdate"`
+	MassDelete  *bool  `json:"massDelete"`
 }
 
 type ModuleSharing struct {
@@ -341,6 +491,23 @@ type RecordShareInput struct {
 	IncludeRelated *bool           `json:"includeRelated"`
 }
 
+type SameHoursInput struct {
+	Days  []Weekday `json:"days"`
+	Start string    `json:"start"`
+	End   string    `json:"end"`
+}
+
+// type CUSTOM needs exactly one of sameHours (the same hours on each of its days)
+// or days (own hours per day); the other types take neither. timeZone and
+// weekStart keep their current values when absent.
+type SetBusinessHoursInput struct {
+	Type      BusinessHoursType `json:"type"`
+	TimeZone  *string           `json:"timeZone"`
+	WeekStart *Weekday          `json:"weekStart"`
+	SameHours *SameHoursInput   `json:"sameHours"`
+	Days      []*ShiftDayInput  `json:"days"`
+}
+
 type SharingRule struct {
 	ID     string `json:"id"`
 	Module Module `json:"module"`
@@ -352,6 +519,28 @@ type SharingRule struct {
 	Target           *Principal `json:"target"`
 	Access           RuleAccess `json:"access"`
 	SuperiorsAllowed bool       `json:"superiorsAllowed"`
+}
+
+// A member's shift from a date on (null shift: back to the org's business hours).
+type ShiftAssignment struct {
+	Member        *db.Member   `json:"member"`
+	Shift         *db.Shift    `json:"shift"`
+	EffectiveFrom records.Date `json:"effectiveFrom"`
+}
+
+type ShiftBreak struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+// end <= start means the hours cross midnight. crossesMidnight is optional: when
+// given it must agree with the times (false with end <= start is refused, so a
+// typo such as 17:00-09:00 for 09:00-17:00 cannot silently become a night shift).
+type ShiftDayInput struct {
+	Day             Weekday `json:"day"`
+	Start           string  `json:"start"`
+	End             string  `json:"end"`
+	CrossesMidnight *bool   `json:"crossesMidnight"`
 }
 
 type SignupInput struct {
@@ -393,6 +582,13 @@ type TimeFilter struct {
 	IsEmpty *bool      `json:"isEmpty"`
 }
 
+type UpdateCustomFieldInput struct {
+	Label *string          `json:"label"`
+	Type  *CustomFieldType `json:"type"`
+	// PICKLIST only: replaces the allowed values; a value still stored on a record cannot be removed.
+	PicklistValues []string `json:"picklistValues"`
+}
+
 type UpdateGroupInput struct {
 	Name        *string `json:"name"`
 	Description *string `json:"description"`
@@ -406,6 +602,14 @@ type UpdateMemberInput struct {
 	// null clears the reporting manager
 	ReportsToID *string `json:"reportsToId"`
 	TimeZone    *string `json:"timeZone"`
+}
+
+type UpdateProfileInput struct {
+	Name *string `json:"name"`
+	// Per module, the permissions to change; a permission left out (or null) keeps its value.
+	ModulePermissions []*ModulePermissionInput `json:"modulePermissions"`
+	// Replaces the setup permissions when given.
+	SetupPermissions []string `json:"setupPermissions"`
 }
 
 type UpdateRoleInput struct {
@@ -422,11 +626,28 @@ type UpdateSharingRuleInput struct {
 	SuperiorsAllowed *bool           `json:"superiorsAllowed"`
 }
 
+// Fields given replace the shift's; breaks and holidays, when given, replace the whole list.
+type UpdateShiftInput struct {
+	Name     *string          `json:"name"`
+	TimeZone *string          `json:"timeZone"`
+	Days     []*ShiftDayInput `json:"days"`
+	Breaks   []*BreakInput    `json:"breaks"`
+	Holidays []*HolidayInput  `json:"holidays"`
+}
+
 type Viewer struct {
 	User      *db.User   `json:"user"`
 	Orgs      []*db.Org  `json:"orgs"`
 	ActiveOrg *db.Org    `json:"activeOrg"`
 	Member    *db.Member `json:"member"`
+}
+
+// The hours of one working day. When end <= start the hours cross midnight and end on the next day.
+type WorkingDay struct {
+	Day             Weekday `json:"day"`
+	Start           string  `json:"start"`
+	End             string  `json:"end"`
+	CrossesMidnight bool    `json:"crossesMidnight"`
 }
 
 type AccessLevel string
@@ -550,6 +771,118 @@ func (e *AccountOrderField) UnmarshalJSON(b []byte) error {
 }
 
 func (e AccountOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type AssignmentStrategy string
+
+const (
+	AssignmentStrategyRoundRobin  AssignmentStrategy = "ROUND_ROBIN"
+	AssignmentStrategyLeastLoaded AssignmentStrategy = "LEAST_LOADED"
+)
+
+var AllAssignmentStrategy = []AssignmentStrategy{
+	AssignmentStrategyRoundRobin,
+	AssignmentStrategyLeastLoaded,
+}
+
+func (e AssignmentStrategy) IsValid() bool {
+	switch e {
+	case AssignmentStrategyRoundRobin, AssignmentStrategyLeastLoaded:
+		return true
+	}
+	return false
+}
+
+func (e AssignmentStrategy) String() string {
+	return string(e)
+}
+
+func (e *AssignmentStrategy) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AssignmentStrategy(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AssignmentStrategy", str)
+	}
+	return nil
+}
+
+func (e AssignmentStrategy) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AssignmentStrategy) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AssignmentStrategy) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type BusinessHoursType string
+
+const (
+	BusinessHoursTypeTwentyFourSeven BusinessHoursType = "TWENTY_FOUR_SEVEN"
+	BusinessHoursTypeTwentyFourFive  BusinessHoursType = "TWENTY_FOUR_FIVE"
+	BusinessHoursTypeCustom          BusinessHoursType = "CUSTOM"
+)
+
+var AllBusinessHoursType = []BusinessHoursType{
+	BusinessHoursTypeTwentyFourSeven,
+	BusinessHoursTypeTwentyFourFive,
+	BusinessHoursTypeCustom,
+}
+
+func (e BusinessHoursType) IsValid() bool {
+	switch e {
+	case BusinessHoursTypeTwentyFourSeven, BusinessHoursTypeTwentyFourFive, BusinessHoursTypeCustom:
+		return true
+	}
+	return false
+}
+
+func (e BusinessHoursType) String() string {
+	return string(e)
+}
+
+func (e *BusinessHoursType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = BusinessHoursType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid BusinessHoursType", str)
+	}
+	return nil
+}
+
+func (e BusinessHoursType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *BusinessHoursType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e BusinessHoursType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -686,6 +1019,77 @@ func (e *ContactOrderField) UnmarshalJSON(b []byte) error {
 }
 
 func (e ContactOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type CustomFieldType string
+
+const (
+	CustomFieldTypeText     CustomFieldType = "TEXT"
+	CustomFieldTypeNumber   CustomFieldType = "NUMBER"
+	CustomFieldTypeDecimal  CustomFieldType = "DECIMAL"
+	CustomFieldTypeDate     CustomFieldType = "DATE"
+	CustomFieldTypeDatetime CustomFieldType = "DATETIME"
+	CustomFieldTypeBoolean  CustomFieldType = "BOOLEAN"
+	CustomFieldTypePicklist CustomFieldType = "PICKLIST"
+	CustomFieldTypeEmail    CustomFieldType = "EMAIL"
+	CustomFieldTypePhone    CustomFieldType = "PHONE"
+	CustomFieldTypeURL      CustomFieldType = "URL"
+)
+
+var AllCustomFieldType = []CustomFieldType{
+	CustomFieldTypeText,
+	CustomFieldTypeNumber,
+	CustomFieldTypeDecimal,
+	CustomFieldTypeDate,
+	CustomFieldTypeDatetime,
+	CustomFieldTypeBoolean,
+	CustomFieldTypePicklist,
+	CustomFieldTypeEmail,
+	CustomFieldTypePhone,
+	CustomFieldTypeURL,
+}
+
+func (e CustomFieldType) IsValid() bool {
+	switch e {
+	case CustomFieldTypeText, CustomFieldTypeNumber, CustomFieldTypeDecimal, CustomFieldTypeDate, CustomFieldTypeDatetime, CustomFieldTypeBoolean, CustomFieldTypePicklist, CustomFieldTypeEmail, CustomFieldTypePhone, CustomFieldTypeURL:
+		return true
+	}
+	return false
+}
+
+func (e CustomFieldType) String() string {
+	return string(e)
+}
+
+func (e *CustomFieldType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CustomFieldType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CustomFieldType", str)
+	}
+	return nil
+}
+
+func (e CustomFieldType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CustomFieldType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CustomFieldType) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -989,6 +1393,65 @@ func (e *HierarchyMode) UnmarshalJSON(b []byte) error {
 }
 
 func (e HierarchyMode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type InvitationStatus string
+
+const (
+	InvitationStatusPending  InvitationStatus = "PENDING"
+	InvitationStatusAccepted InvitationStatus = "ACCEPTED"
+	InvitationStatusRevoked  InvitationStatus = "REVOKED"
+	InvitationStatusExpired  InvitationStatus = "EXPIRED"
+)
+
+var AllInvitationStatus = []InvitationStatus{
+	InvitationStatusPending,
+	InvitationStatusAccepted,
+	InvitationStatusRevoked,
+	InvitationStatusExpired,
+}
+
+func (e InvitationStatus) IsValid() bool {
+	switch e {
+	case InvitationStatusPending, InvitationStatusAccepted, InvitationStatusRevoked, InvitationStatusExpired:
+		return true
+	}
+	return false
+}
+
+func (e InvitationStatus) String() string {
+	return string(e)
+}
+
+func (e *InvitationStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = InvitationStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid InvitationStatus", str)
+	}
+	return nil
+}
+
+func (e InvitationStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *InvitationStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e InvitationStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -1522,6 +1985,71 @@ func (e *TaskOrderField) UnmarshalJSON(b []byte) error {
 }
 
 func (e TaskOrderField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type Weekday string
+
+const (
+	WeekdayMonday    Weekday = "MONDAY"
+	WeekdayTuesday   Weekday = "TUESDAY"
+	WeekdayWednesday Weekday = "WEDNESDAY"
+	WeekdayThursday  Weekday = "THURSDAY"
+	WeekdayFriday    Weekday = "FRIDAY"
+	WeekdaySaturday  Weekday = "SATURDAY"
+	WeekdaySunday    Weekday = "SUNDAY"
+)
+
+var AllWeekday = []Weekday{
+	WeekdayMonday,
+	WeekdayTuesday,
+	WeekdayWednesday,
+	WeekdayThursday,
+	WeekdayFriday,
+	WeekdaySaturday,
+	WeekdaySunday,
+}
+
+func (e Weekday) IsValid() bool {
+	switch e {
+	case WeekdayMonday, WeekdayTuesday, WeekdayWednesday, WeekdayThursday, WeekdayFriday, WeekdaySaturday, WeekdaySunday:
+		return true
+	}
+	return false
+}
+
+func (e Weekday) String() string {
+	return string(e)
+}
+
+func (e *Weekday) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Weekday(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Weekday", str)
+	}
+	return nil
+}
+
+func (e Weekday) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Weekday) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Weekday) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
