@@ -46,6 +46,11 @@ type config struct {
 	Production  bool
 	Playground  bool
 	LogLevel    slog.Level
+	// Single sign-on with an OpenID Connect provider: off unless both the
+	// issuer URL and the client id are set.
+	OIDCIssuerURL      string
+	OIDCClientID       string
+	OIDCAllowedDomains []string // "*" allows any domain
 }
 
 func loadConfig() (config, error) {
@@ -65,6 +70,18 @@ func loadConfig() (config, error) {
 	c.Playground = env("PLAYGROUND", map[bool]string{true: "false", false: "true"}[c.Production]) == "true"
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: want debug, info, warn or error")
+	}
+	c.OIDCIssuerURL, c.OIDCClientID = env("OIDC_ISSUER_URL", ""), env("OIDC_CLIENT_ID", "")
+	for _, d := range strings.Split(env("OIDC_ALLOWED_EMAIL_DOMAINS", ""), ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			c.OIDCAllowedDomains = append(c.OIDCAllowedDomains, d)
+		}
+	}
+	if (c.OIDCIssuerURL == "") != (c.OIDCClientID == "") {
+		return c, fmt.Errorf("OIDC_ISSUER_URL and OIDC_CLIENT_ID: set both to turn single sign-on on, or neither")
+	}
+	if c.OIDCIssuerURL != "" && len(c.OIDCAllowedDomains) == 0 {
+		return c, fmt.Errorf(`OIDC_ALLOWED_EMAIL_DOMAINS: name the email domains that may sign in (comma-separated), or "*" for any`)
 	}
 	return c, nil
 }
@@ -161,6 +178,12 @@ func serve(ctx context.Context, cfg config, conn *sqlx.DB) error {
 	engine.Redis, engine.Prefix = rdb, cfg.RedisPrefix
 	go engine.Listen(ctx)
 	res := &resolvers.Resolver{DB: conn, Tokens: tokens, Cursors: records.CursorCodec{Secret: cursorKey(secret)}, Engine: engine}
+	if cfg.OIDCIssuerURL != "" {
+		if res.SSO, err = auth.NewOIDC(auth.OIDCConfig{IssuerURL: cfg.OIDCIssuerURL, ClientID: cfg.OIDCClientID,
+			AllowedDomains: cfg.OIDCAllowedDomains}); err != nil {
+			return err
+		}
+	}
 	h := api.NewHandler(api.Deps{Resolver: res, DB: conn, Redis: rdb, Limits: api.DefaultLimits,
 		Production: cfg.Production, Playground: cfg.Playground})
 	srv := &http.Server{Addr: cfg.ListenAddr, Handler: h, ReadHeaderTimeout: 10 * time.Second,

@@ -11,6 +11,9 @@ import (
 // org being acted on is resolved (and membership checked) by the caller.
 type Identity struct {
 	UserID int64
+	// SessionID is the token's jti: the session the server checks, and
+	// revokes on logout.
+	SessionID string
 }
 
 type ctxKey int
@@ -93,7 +96,7 @@ func Middleware(iss *Issuer, next http.Handler) http.Handler {
 				ctx = withAuthError(ctx, ErrTokenInvalid)
 			}
 		} else {
-			ctx = WithIdentity(ctx, Identity{UserID: claims.UserID})
+			ctx = WithIdentity(ctx, Identity{UserID: claims.UserID, SessionID: claims.TokenID})
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -81,12 +81,30 @@ func NewIssuer(secret []byte, ttl time.Duration, now func() time.Time) (*Issuer,
 
 // Issue returns a signed token for userID (> 0) and its expiry time.
 func (i *Issuer) Issue(userID int64) (token string, expiresAt time.Time, err error) {
+	jti, err := NewSessionID()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return i.IssueSession(userID, jti)
+}
+
+// NewSessionID returns a random token id (jti): 128 bits, URL-safe.
+func NewSessionID() (string, error) {
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
+		return "", fmt.Errorf("auth: generating token id: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(jti[:]), nil
+}
+
+// IssueSession returns a signed token for userID (> 0) whose jti is
+// sessionID, so the server can revoke it by its session row.
+func (i *Issuer) IssueSession(userID int64, sessionID string) (token string, expiresAt time.Time, err error) {
 	if userID <= 0 {
 		return "", time.Time{}, fmt.Errorf("auth: invalid user id %d", userID)
 	}
-	var jti [16]byte
-	if _, err := rand.Read(jti[:]); err != nil {
-		return "", time.Time{}, fmt.Errorf("auth: generating token id: %w", err)
+	if sessionID == "" {
+		return "", time.Time{}, errors.New("auth: empty session id")
 	}
 	now := i.now().Truncate(time.Second)
 	expiresAt = now.Add(i.ttl).Truncate(time.Second)
@@ -95,7 +113,7 @@ func (i *Issuer) Issue(userID int64) (token string, expiresAt time.Time, err err
 		Subject:   strconv.FormatInt(userID, 10),
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(expiresAt),
-		ID:        base64.RawURLEncoding.EncodeToString(jti[:]),
+		ID:        sessionID,
 	}
 	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(i.secret)
 	if err != nil {

@@ -220,7 +220,7 @@ func (e *env) changeFixtures(ctx context.Context, rep *report) ([]*change, error
 // tokenFor issues a token for a generated member (by index).
 func (e *env) tokenFor(mi int) (*viewer, error) {
 	m := e.gen.Members[mi]
-	tok, _, err := e.issuer.Issue(m.User)
+	tok, err := e.signIn(m.User)
 	if err != nil {
 		return nil, err
 	}

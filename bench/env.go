@@ -314,7 +314,7 @@ func (e *env) pickViewers() error {
 	g := e.gen
 	add := func(name string, mi int) error {
 		m := g.Members[mi]
-		tok, _, err := e.issuer.Issue(m.User)
+		tok, err := e.signIn(m.User)
 		if err != nil {
 			return err
 		}
@@ -412,4 +412,19 @@ func (e *env) close(drop bool) {
 	if e.client != nil {
 		e.client.hc.CloseIdleConnections()
 	}
+}
+
+// signIn issues a token for the user as sign-in does: with its session row,
+// without which the server refuses the token.
+func (e *env) signIn(user int64) (string, error) {
+	sid, err := auth.NewSessionID()
+	if err != nil {
+		return "", err
+	}
+	tok, exp, err := e.issuer.IssueSession(user, sid)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	return tok, db.CreateSession(context.Background(), e.conn, db.Session{ID: sid, UserID: user, AuthenticatedAt: now, CreatedAt: now, ExpiresAt: exp})
 }

@@ -26,6 +26,8 @@ const (
 	Account Kind = "account"
 	Deal    Kind = "deal"
 	Task    Kind = "task"
+	// Invitation names an invitation to join an org.
+	Invitation Kind = "invitation"
 )
 
 // ErrMalformed is returned for a string that is not an id of the wanted kind.

@@ -34,11 +34,20 @@ func adminScope(ctx context.Context, perm access.SetupPermission) (*scope, error
 // adminWrite runs fn in a transaction, then forgets the request's scopes
 // and tells other instances the active org changed.
 func (r *Resolver) adminWrite(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	if s := sessionFrom(ctx); s != nil {
+		return r.adminWriteIn(ctx, s.activeOrgID, fn)
+	}
+	return r.inTx(ctx, fn)
+}
+
+// adminWriteIn is adminWrite for a change of org, which need not be the
+// request's active org (an invitation accepted from another org).
+func (r *Resolver) adminWriteIn(ctx context.Context, org int64, fn func(tx *sqlx.Tx) error) error {
 	if err := r.inTx(ctx, fn); err != nil {
 		return err
 	}
 	if s := sessionFrom(ctx); s != nil {
-		s.changed(s.activeOrgID)
+		s.changed(org)
 	}
 	return nil
 }

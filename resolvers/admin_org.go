@@ -75,6 +75,13 @@ func (r *Resolver) changeOrg(ctx context.Context, perm access.SetupPermission, w
 	if err != nil {
 		return err
 	}
+	return r.changeOrgAs(ctx, sc, perm, withData, fn)
+}
+
+// changeOrgAs is changeOrg on behalf of sc's member, who need not be the
+// caller: an accepted invitation is the inviter's change, checked against
+// the inviter's permissions as they stand when it is accepted.
+func (r *Resolver) changeOrgAs(ctx context.Context, sc *scope, perm access.SetupPermission, withData bool, fn func(c *orgChange) error) error {
 	release, err := lockStripe(ctx, sc.org.Key)
 	if err != nil {
 		return err
@@ -98,7 +105,7 @@ func (r *Resolver) changeOrg(ctx context.Context, perm access.SetupPermission, w
 			c.data = &data
 			base = min(base, data.Version)
 		}
-		err = r.adminWrite(ctx, func(tx *sqlx.Tx) error {
+		err = r.adminWriteIn(ctx, sc.org.Key, func(tx *sqlx.Tx) error {
 			if _, err := db.LockOrg(ctx, tx, sc.org.Key); err != nil {
 				return err
 			}

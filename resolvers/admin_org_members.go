@@ -104,106 +104,170 @@ func (r *Resolver) addMember(ctx context.Context, input model.AddMemberInput) (*
 			return nil, err
 		}
 	}
+	a := admission{email: email, name: strings.TrimSpace(input.Name), passwordHash: hash, passwordGiven: input.Password != nil,
+		roleID: input.RoleID, profileID: input.ProfileID, shiftID: input.ShiftID, reportsToID: input.ReportsToID, zone: zone}
 	var out *db.Member
 	err := r.changeOrg(ctx, access.SetupManageUsers, input.ReportsToID != nil, func(c *orgChange) error {
-		org := c.sc.org.Key
-		role, err := c.role(input.RoleID, "roleId")
+		p, err := c.checkAdmission(ctx, a)
 		if err != nil {
 			return err
 		}
-		prof, err := c.profile(ctx, input.ProfileID, "profileId")
-		if err != nil {
-			return err
-		}
-		if err := c.snap.ValidateMembershipChange(c.sc.member.Key, access.MembershipChange{ProfileChanges: true, NewProfileAdmin: prof.IsAdmin}); err != nil {
-			return err
-		}
-		row := db.MemberRow{RoleID: role.ID, ProfileID: prof.Key, TimeZone: zone}
-		if input.ShiftID != nil {
-			key, err := ids.Decode(ids.Shift, *input.ShiftID)
-			if err == nil {
-				_, err = db.ShiftName(ctx, c.tx, org, key)
-			}
-			if errors.Is(err, ids.ErrMalformed) || errors.Is(err, db.ErrNotFound) {
-				return apperr.NewNotFound("shiftId: no shift with id %s in this org", *input.ShiftID)
-			}
-			if err != nil {
-				return err
-			}
-			row.ShiftID = sql.NullInt64{Int64: key, Valid: true}
-		}
-		var mgr access.Member
-		if input.ReportsToID != nil {
-			if mgr, err = c.manager(*input.ReportsToID); err != nil {
-				return err
-			}
-			row.ReportsToID = sql.NullInt64{Int64: mgr.ID, Valid: true}
-		}
-
-		// The identity: an existing one joins, a new one is created.
-		user, err := db.UserByEmail(ctx, c.tx, email)
-		name := strings.TrimSpace(input.Name)
-		switch {
-		case err == nil:
-			if input.Password != nil {
-				return apperr.NewBadInput("%s already has an account, which keeps its own password: omit password", email)
-			}
-			m, err := db.MemberOfUser(ctx, c.tx, org, user.Key)
-			if err == nil {
-				if !m.Active() {
-					return apperr.NewConflict("%s is already a member of this org (INACTIVE): reactivate them instead", email)
-				}
-				return apperr.NewConflict("%s is already a member of this org", email)
-			}
-			if !errors.Is(err, db.ErrNotFound) {
-				return err
-			}
-			name = user.Name
-		case errors.Is(err, db.ErrNotFound):
-			user = nil
-			if n := utf8.RuneCountInString(name); n < 1 || n > 200 {
-				return apperr.NewBadInput("name must be 1 to 200 characters")
-			}
-		default:
-			return err
-		}
-
-		// The reporting line, checked by the access rules on the state the
-		// change produces (the new member is not in the current one).
-		if mgr.ID != 0 {
-			snap, err := c.hypothetical(func(d *access.OrgData) {
-				d.Members = append(d.Members, access.Member{ID: pendingMember, RoleID: role.ID, ProfileID: prof.Key, Active: true, Name: name})
-			})
-			if err != nil {
-				return err
-			}
-			if err := snap.ValidateReportsTo(pendingMember, mgr.ID); err != nil {
-				return err
-			}
-		}
-
-		if user == nil {
-			if user, err = db.CreateUser(ctx, c.tx, email, name, hash); errors.Is(err, db.ErrEmailTaken) {
-				return apperr.NewConflict("an account with email %s was created meanwhile: retry", email)
-			} else if err != nil {
-				return err
-			}
-		}
-		row.UserID = user.Key
-		if out, err = db.InsertMember(ctx, c.tx, org, row); errors.Is(err, db.ErrMemberExists) {
-			return apperr.NewConflict("%s is already a member of this org", email)
-		} else if err != nil {
-			return err
-		}
-		if err := db.SetDefaultOrgIfNone(ctx, c.tx, user.Key, org); err != nil {
-			return err
-		}
-		return c.record(ctx, "member.add", "member", out.Key, nil, memberStateOf(out))
+		out, err = c.admit(ctx, p, "member.add", nil)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// admission is a membership to add: by addMember, or by an invitation
+// (checked when it is made and again when it is accepted).
+type admission struct {
+	email, name   string // name: for a new identity
+	passwordHash  string // for a new identity; "" for none
+	passwordGiven bool
+	roleID        string
+	profileID     string
+	shiftID       *string
+	reportsToID   *string
+	zone          sql.NullString
+	// invitee is the identity that joins, when already known (the
+	// signed-in user accepting an invitation).
+	invitee *db.User
+	// forInvitation: no identity is created; an unknown email is fine.
+	forInvitation bool
+}
+
+// admissionPlan is an admission checked against the org's state as locked.
+type admissionPlan struct {
+	a    admission
+	row  db.MemberRow
+	user *db.User // nil: a new identity
+	name string
+}
+
+// checkAdmission checks an admission by the rules addMember applies: role,
+// profile, shift and manager of the org; who may give which profile
+// (access.Snapshot.ValidateMembershipChange); the reporting line on the
+// state the change produces; the identity not already a member.
+func (c *orgChange) checkAdmission(ctx context.Context, a admission) (*admissionPlan, error) {
+	org := c.sc.org.Key
+	role, err := c.role(a.roleID, "roleId")
+	if err != nil {
+		return nil, err
+	}
+	prof, err := c.profile(ctx, a.profileID, "profileId")
+	if err != nil {
+		return nil, err
+	}
+	if err := c.snap.ValidateMembershipChange(c.sc.member.Key, access.MembershipChange{ProfileChanges: true, NewProfileAdmin: prof.IsAdmin}); err != nil {
+		return nil, err
+	}
+	p := &admissionPlan{a: a, row: db.MemberRow{RoleID: role.ID, ProfileID: prof.Key, TimeZone: a.zone}}
+	if a.shiftID != nil {
+		key, err := ids.Decode(ids.Shift, *a.shiftID)
+		if err == nil {
+			_, err = db.ShiftName(ctx, c.tx, org, key)
+		}
+		if errors.Is(err, ids.ErrMalformed) || errors.Is(err, db.ErrNotFound) {
+			return nil, apperr.NewNotFound("shiftId: no shift with id %s in this org", *a.shiftID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.row.ShiftID = sql.NullInt64{Int64: key, Valid: true}
+	}
+	var mgr access.Member
+	if a.reportsToID != nil {
+		if mgr, err = c.manager(*a.reportsToID); err != nil {
+			return nil, err
+		}
+		p.row.ReportsToID = sql.NullInt64{Int64: mgr.ID, Valid: true}
+	}
+
+	// The identity: an existing one joins, a new one is created.
+	user := a.invitee
+	if user == nil {
+		user, err = db.UserByEmail(ctx, c.tx, a.email)
+	}
+	p.name = a.name
+	switch {
+	case err == nil:
+		if a.passwordGiven {
+			return nil, apperr.NewBadInput("%s already has an account, which keeps its own password: omit password", a.email)
+		}
+		m, err := db.MemberOfUser(ctx, c.tx, org, user.Key)
+		if err == nil {
+			if !m.Active() {
+				return nil, apperr.NewConflict("%s is already a member of this org (INACTIVE): reactivate them instead", a.email)
+			}
+			return nil, apperr.NewConflict("%s is already a member of this org", a.email)
+		}
+		if !errors.Is(err, db.ErrNotFound) {
+			return nil, err
+		}
+		p.user, p.name = user, user.Name
+	case errors.Is(err, db.ErrNotFound) && a.forInvitation:
+		p.name = a.email // the invitee signs up later; the name only labels the check below
+	case errors.Is(err, db.ErrNotFound):
+		if n := utf8.RuneCountInString(p.name); n < 1 || n > 200 {
+			return nil, apperr.NewBadInput("name must be 1 to 200 characters")
+		}
+	default:
+		return nil, err
+	}
+
+	// The reporting line, checked by the access rules on the state the
+	// change produces (the new member is not in the current one).
+	if mgr.ID != 0 {
+		snap, err := c.hypothetical(func(d *access.OrgData) {
+			d.Members = append(d.Members, access.Member{ID: pendingMember, RoleID: role.ID, ProfileID: prof.Key, Active: true, Name: p.name})
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := snap.ValidateReportsTo(pendingMember, mgr.ID); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// admit writes a checked admission: the identity (created when new), the
+// membership, the default org of a user without one, and the audit entry
+// with its security change (extra is merged into the entry's after).
+func (c *orgChange) admit(ctx context.Context, p *admissionPlan, action string, extra map[string]any) (*db.Member, error) {
+	org := c.sc.org.Key
+	user := p.user
+	if user == nil {
+		var err error
+		if user, err = db.CreateUser(ctx, c.tx, p.a.email, p.name, p.a.passwordHash); errors.Is(err, db.ErrEmailTaken) {
+			return nil, apperr.NewConflict("an account with email %s was created meanwhile: retry", p.a.email)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	row := p.row
+	row.UserID = user.Key
+	out, err := db.InsertMember(ctx, c.tx, org, row)
+	if errors.Is(err, db.ErrMemberExists) {
+		return nil, apperr.NewConflict("%s is already a member of this org", p.a.email)
+	} else if err != nil {
+		return nil, err
+	}
+	if err := db.SetDefaultOrgIfNone(ctx, c.tx, user.Key, org); err != nil {
+		return nil, err
+	}
+	var after any = memberStateOf(out)
+	if len(extra) > 0 {
+		m := map[string]any{"member": after}
+		for k, v := range extra {
+			m[k] = v
+		}
+		after = m
+	}
+	return out, c.record(ctx, action, "member", out.Key, nil, after)
 }
 
 // updateMember changes a member's role, profile, reporting manager and time

@@ -81,12 +81,12 @@ func settingsNow(ctx context.Context) (*model.OrgSettings, error) {
 // signed for it, the org and the "AUDIT" list, like record cursors.
 var auditOrder = records.Order{{Operand: records.Operand{Field: &records.Field{Name: "id", Kind: records.KindInt}}, Desc: true}}
 
-func (r *Resolver) encodeAuditCursor(org, id int64) string {
-	return r.Cursors.Encode(records.Cursor{Org: org, Module: "AUDIT", Sig: auditOrder.Signature(), Values: []any{id}, ID: id})
+func (r *Resolver) encodeAuditCursor(sc *scope, id int64) string {
+	return sc.cursors.Encode(records.Cursor{Org: sc.org.Key, Module: "AUDIT", Sig: auditOrder.Signature(), Values: []any{id}, ID: id})
 }
 
-func (r *Resolver) decodeAuditCursor(s string, org int64) (int64, error) {
-	cur, err := r.Cursors.Decode(s, org, "AUDIT", auditOrder)
+func (r *Resolver) decodeAuditCursor(s string, sc *scope) (int64, error) {
+	cur, err := sc.cursors.Decode(s, sc.org.Key, "AUDIT", auditOrder)
 	if err != nil {
 		return 0, err
 	}
@@ -138,7 +138,7 @@ func (r *Resolver) auditLog(ctx context.Context, first int, after *string, filte
 	}
 	var before int64
 	if after != nil && *after != "" {
-		if before, err = r.decodeAuditCursor(*after, sc.org.Key); err != nil {
+		if before, err = r.decodeAuditCursor(*after, sc); err != nil {
 			return nil, err
 		}
 	}
@@ -175,7 +175,7 @@ func (r *Resolver) auditLog(ctx context.Context, first int, after *string, filte
 		if row.TargetID.Valid {
 			e.TargetID = auditTargetID(row.TargetType, row.TargetID.Int64)
 		}
-		c := r.encodeAuditCursor(sc.org.Key, row.Key)
+		c := r.encodeAuditCursor(sc, row.Key)
 		conn.Edges = append(conn.Edges, &model.AuditEntryEdge{Cursor: c, Node: e})
 		conn.PageInfo.EndCursor = &c
 	}

@@ -104,7 +104,7 @@ func (r *Resolver) whoCanAccess(ctx context.Context, module model.Module, record
 	}
 	var cur *records.MemberCursor
 	if after != nil && *after != "" {
-		c, err := r.Cursors.DecodeMember(*after, sc.org.Key)
+		c, err := sc.cursors.DecodeMember(*after, sc.org.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -171,7 +171,7 @@ func (r *Resolver) whoCanAccess(ctx context.Context, module model.Module, record
 	}
 	end := min(start+first, len(hits))
 	for _, h := range hits[start:end] {
-		c := r.Cursors.EncodeMember(sc.org.Key, h.member.Name, h.member.Key)
+		c := sc.cursors.EncodeMember(sc.org.Key, h.member.Name, h.member.Key)
 		conn.Edges = append(conn.Edges, &model.MemberAccessEdge{Cursor: c,
 			Node: &model.MemberAccess{Member: h.member, Level: model.AccessLevel(h.level.String()), Permissions: recordAccessOf(h.level, h.perms)}})
 		conn.PageInfo.EndCursor = &c

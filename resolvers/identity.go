@@ -62,15 +62,7 @@ func (r *Resolver) login(ctx context.Context, email, password string) (*model.Au
 }
 
 func (r *Resolver) authPayload(ctx context.Context, u *db.User) (*model.AuthPayload, error) {
-	token, exp, err := r.Tokens.Issue(u.Key)
-	if err != nil {
-		return nil, err
-	}
-	v, err := r.viewerOf(ctx, u, 0)
-	if err != nil {
-		return nil, err
-	}
-	return &model.AuthPayload{Token: token, ExpiresAt: exp, Viewer: v}, nil
+	return r.signedIn(ctx, u) // a session per sign-in: identity_sso.go
 }
 
 // viewerOf describes the user and, when activeOrg is one of their orgs, their
@@ -198,7 +190,7 @@ func (r *Resolver) members(ctx context.Context, sc *scope, first int, after *str
 	var afterName string
 	var afterID int64
 	if after != nil && *after != "" {
-		cur, err := r.Cursors.DecodeMember(*after, sc.org.Key)
+		cur, err := sc.cursors.DecodeMember(*after, sc.org.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -210,7 +202,7 @@ func (r *Resolver) members(ctx context.Context, sc *scope, first int, after *str
 	}
 	conn := &model.MemberConnection{Edges: []*model.MemberEdge{}, PageInfo: &model.PageInfo{HasNextPage: p.HasNextPage}, TotalCount: p.TotalCount}
 	for _, m := range p.Members {
-		c := r.Cursors.EncodeMember(sc.org.Key, m.Name, m.Key)
+		c := sc.cursors.EncodeMember(sc.org.Key, m.Name, m.Key)
 		conn.Edges = append(conn.Edges, &model.MemberEdge{Cursor: c, Node: m})
 		conn.PageInfo.EndCursor = &c
 	}

@@ -69,7 +69,7 @@ func (r *Resolver) listRecords(ctx context.Context, m access.Module, first int, 
 	}
 	params := db.ListParams{Org: sc.org.Key, Meta: meta, Filter: expr, Order: order, First: first, Visible: vis}
 	if after != nil && *after != "" {
-		cur, err := r.Cursors.Decode(*after, sc.org.Key, string(m), order)
+		cur, err := sc.cursors.Decode(*after, sc.org.Key, string(m), order)
 		if err != nil {
 			return nil, err
 		}
@@ -93,7 +93,7 @@ func (r *Resolver) listRecords(ctx context.Context, m access.Module, first int, 
 	}
 	p := &page{nodes: res.Rows, hasNextPage: res.HasNextPage, totalCount: res.TotalCount}
 	for _, rec := range res.Rows {
-		p.cursors = append(p.cursors, r.Cursors.Encode(db.CursorFor(rec, order)))
+		p.cursors = append(p.cursors, sc.cursors.Encode(db.CursorFor(rec, order)))
 	}
 	return p, nil
 }

@@ -20,4 +20,7 @@ type Resolver struct {
 	// Now is the clock of time-dependent answers (shift assignments taking
 	// effect, availability); nil means time.Now. Tests inject a fixed clock.
 	Now func() time.Time
+	// SSO verifies ID tokens of the configured OpenID Connect provider;
+	// nil when single sign-on is not configured.
+	SSO *auth.OIDC
 }

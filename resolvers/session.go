@@ -24,6 +24,7 @@ import (
 type session struct {
 	r           *Resolver
 	userID      int64
+	sessionID   string // the token's session (jti)
 	activeOrgID int64
 	authErr     error
 
@@ -40,6 +41,8 @@ type scope struct {
 	index   *access.Index
 	loaders *dataloaders.Loaders
 	conn    *sqlx.DB
+	// cursors sign and check this viewer's cursors in this org.
+	cursors records.CursorCodec
 
 	mu       sync.Mutex
 	visible  map[access.Module]access.VisibleSet
@@ -63,7 +66,21 @@ func (r *Resolver) SessionMiddleware(next http.Handler) http.Handler {
 		ctx := req.Context()
 		s := &session{r: r, scopes: map[int64]*scope{}, authErr: auth.AuthErrorFrom(ctx)}
 		if id, ok := auth.IdentityFrom(ctx); ok {
-			s.userID = id.UserID
+			// The token's session must be live: one primary-key lookup per
+			// request, no cache, so a logout is in force at once on every
+			// instance. The same statement reads the default org.
+			defaultOrg, err := db.SessionDefaultOrg(ctx, r.DB, id.SessionID, id.UserID)
+			switch {
+			case errors.Is(err, db.ErrNotFound):
+				s.authErr = auth.ErrTokenInvalid // revoked or expired: as unauthenticated
+				next.ServeHTTP(w, req.WithContext(context.WithValue(ctx, sessionKey{}, s)))
+				return
+			case err != nil:
+				slog.ErrorContext(ctx, "check session", "err", err)
+				writeGraphQLError(w, http.StatusServiceUnavailable, apperr.Internal, "internal error; retry shortly")
+				return
+			}
+			s.userID, s.sessionID = id.UserID, id.SessionID
 			if h := req.Header.Get("X-Org-ID"); h != "" {
 				orgID, err := ids.Decode(ids.Org, h)
 				if err == nil {
@@ -82,8 +99,8 @@ func (r *Resolver) SessionMiddleware(next http.Handler) http.Handler {
 					return
 				}
 				s.activeOrgID = orgID
-			} else if u, err := db.UserByID(ctx, r.DB, s.userID); err == nil && u.DefaultOrgID.Valid {
-				s.activeOrgID = u.DefaultOrgID.Int64
+			} else if defaultOrg.Valid {
+				s.activeOrgID = defaultOrg.Int64
 			}
 		}
 		next.ServeHTTP(w, req.WithContext(context.WithValue(ctx, sessionKey{}, s)))
@@ -155,7 +172,8 @@ func (s *session) scope(ctx context.Context, orgID int64) (*scope, error) {
 		return nil, err
 	}
 	sc := &scope{org: org, member: m, snap: snap, index: ix,
-		conn: s.r.DB, loaders: dataloaders.New(s.r.DB, orgID), visible: map[access.Module]access.VisibleSet{}}
+		conn: s.r.DB, loaders: dataloaders.New(s.r.DB, orgID), visible: map[access.Module]access.VisibleSet{},
+		cursors: s.r.Cursors.ForViewer(m.Key)}
 	s.scopes[orgID] = sc
 	return sc, nil
 }

@@ -60,6 +60,13 @@ func NewHandler(t testing.TB, conn *sqlx.DB) http.Handler {
 
 // NewHandlerWithRedis builds the handler with the Redis at redisURL.
 func NewHandlerWithRedis(t testing.TB, conn *sqlx.DB, redisURL string) http.Handler {
+	return NewHandlerWith(t, conn, redisURL, nil)
+}
+
+// NewHandlerWith builds the handler with the Redis at redisURL; configure,
+// when not nil, adjusts the resolver (a clock, single sign-on) before the
+// handler is built.
+func NewHandlerWith(t testing.TB, conn *sqlx.DB, redisURL string, configure func(*resolvers.Resolver)) http.Handler {
 	tokens, err := auth.NewIssuer(Secret, time.Hour, time.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +96,9 @@ func NewHandlerWithRedis(t testing.TB, conn *sqlx.DB, redisURL string) http.Hand
 		go engine.Listen(ctx)
 	}
 	res := &resolvers.Resolver{DB: conn, Tokens: tokens, Cursors: records.CursorCodec{Secret: Secret}, Engine: engine}
+	if configure != nil {
+		configure(res)
+	}
 	return api.NewHandler(api.Deps{Resolver: res, DB: conn, Redis: rdb, Limits: api.DefaultLimits, Playground: true})
 }
 

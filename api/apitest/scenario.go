@@ -22,6 +22,7 @@ type LoadedScenario struct {
 	Users    map[string]int64 // local member name -> user key
 	Records  map[string]int64 // "MODULE/local" -> record key
 	byKey    map[int64]string
+	conn     *sqlx.DB // where Token records its session
 }
 
 // LocalRecord names a record key as the scenario file does.
@@ -33,7 +34,7 @@ func (l *LoadedScenario) Token(t interface{ Fatal(...any) }, member string) stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := iss.Issue(l.Users[member])
+	tok, err := SessionToken(iss, l.conn, l.Users[member])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func (l *LoadedScenario) Token(t interface{ Fatal(...any) }, member string) stri
 // stand after the administration API had built it.
 func LoadScenario(ctx context.Context, conn *sqlx.DB, s *scenariotest.Scenario) (*LoadedScenario, error) {
 	f := s.File
-	out := &LoadedScenario{Scenario: s, Members: map[string]int64{}, Users: map[string]int64{}, Records: map[string]int64{}, byKey: map[int64]string{}}
+	out := &LoadedScenario{Scenario: s, Members: map[string]int64{}, Users: map[string]int64{}, Records: map[string]int64{}, byKey: map[int64]string{}, conn: conn}
 	tx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, err
