@@ -33,6 +33,7 @@ import (
 	"warden/cache"
 	"warden/db"
 	"warden/graph"
+	"warden/ratelimit"
 	"warden/resolvers"
 )
 
@@ -41,11 +42,15 @@ type Limits struct {
 	MaxBodyBytes   int64
 	MaxComplexity  int
 	MaxDepth       int
+	MaxFields      int // fields selected, fragments expanded
+	MaxAliases     int
+	MaxTokens      int // lexer tokens of the query text
 	RequestTimeout time.Duration
 }
 
 // DefaultLimits suit interactive clients and scripts alike.
-var DefaultLimits = Limits{MaxBodyBytes: 1 << 20, MaxComplexity: 5000, MaxDepth: 12, RequestTimeout: 30 * time.Second}
+var DefaultLimits = Limits{MaxBodyBytes: 1 << 20, MaxComplexity: 5000, MaxDepth: 12,
+	MaxFields: 2000, MaxAliases: 200, MaxTokens: 20000, RequestTimeout: 30 * time.Second}
 
 // Deps is what the HTTP surface is built from.
 type Deps struct {
@@ -56,6 +61,11 @@ type Deps struct {
 	Production bool
 	Playground bool
 	Registry   *prometheus.Registry // nil: a fresh one
+	// RateLimits are the request budgets (zero: unlimited), counted in
+	// Redis when there is one.
+	RateLimits RateLimits
+	// CORSOrigins are the browser origins allowed to call the API.
+	CORSOrigins []string
 }
 
 // NewHandler returns the whole HTTP surface.
@@ -71,19 +81,25 @@ func NewHandler(d Deps) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	if !d.Production {
-		srv.Use(extension.Introspection{})
-	}
+	srv.Use(adminIntrospection{production: d.Production})
+	// Suggestions ("did you mean ...") are decided before the caller is
+	// known, so production turns them off for everyone.
 	srv.SetDisableSuggestion(d.Production)
+	if d.Limits.MaxTokens > 0 {
+		srv.SetParserTokenLimit(d.Limits.MaxTokens)
+	}
 	srv.Use(extension.FixedComplexityLimit(d.Limits.MaxComplexity))
 	srv.Use(depthLimit{max: d.Limits.MaxDepth})
+	srv.Use(selectionLimit{maxFields: d.Limits.MaxFields, maxAliases: d.Limits.MaxAliases})
 	srv.SetErrorPresenter(apperr.Present)
 	srv.SetRecoverFunc(apperr.Recover)
 	srv.AroundResponses(m.observe)
 
 	mux := http.NewServeMux()
-	gql := auth.Middleware(d.Resolver.Tokens, d.Resolver.SessionMiddleware(srv))
-	mux.Handle("/graphql", limitBody(d.Limits.MaxBodyBytes, withTimeout(d.Limits.RequestTimeout, gql)))
+	limiter := ratelimit.NewLimiter(d.Redis, d.Resolver.Engine.Prefix+"rate:")
+	gql := clientIP(limiter, d.RateLimits,
+		auth.Middleware(d.Resolver.Tokens, perUser(limiter, d.RateLimits.PerUser, d.Resolver.SessionMiddleware(srv))))
+	mux.Handle("/graphql", withCORS(d.CORSOrigins, limitBody(d.Limits.MaxBodyBytes, withTimeout(d.Limits.RequestTimeout, gql))))
 	if d.Playground {
 		mux.Handle("/playground", playground.Handler("Warden", "/graphql",
 			playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer <token from login>", "X-Org-ID": "<org id>"})))
