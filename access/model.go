@@ -555,6 +555,7 @@ type Profile struct {
 	ID            int64
 	Name          string
 	Administrator bool // the Administrator profile: everything, on every module and field
+	Standard      bool // the Standard profile: editable, never deleted
 	Modules       map[Module]PermissionSet
 	Setup         SetupPermissionSet
 	Fields        map[Module]map[string]FieldAccess // a field not named is READ_WRITE

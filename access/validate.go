@@ -391,7 +391,11 @@ func ValidateFieldPermission(m Module, field string, a FieldAccess) error {
 		return NewInvalidErr("invalid field access %d", a)
 	}
 	if a != FieldReadWrite && AlwaysReadWrite(m, field) {
-		return NewInvalidErr("%s.%s is always READ_WRITE", m, field)
+		what := "a system field"
+		if field == MandatoryField(m) {
+			what = "the module's mandatory field"
+		}
+		return NewInvalidErr("%s.%s is %s: always READ_WRITE, it cannot be restricted", m, field, what)
 	}
 	return nil
 }

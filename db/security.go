@@ -191,7 +191,7 @@ func LoadOrgDataTx(ctx context.Context, tx *sqlx.Tx, orgID int64) (access.OrgDat
 
 // ToAccessProfile converts a profile row to the engine's form.
 func toAccessProfile(p *Profile) (access.Profile, error) {
-	ap := access.Profile{ID: p.Key, Name: p.Name, Administrator: p.IsAdmin, Modules: map[access.Module]access.PermissionSet{}}
+	ap := access.Profile{ID: p.Key, Name: p.Name, Administrator: p.IsAdmin, Standard: p.IsStandard, Modules: map[access.Module]access.PermissionSet{}}
 	for mod, names := range p.ModulePermissions {
 		set, err := access.ParsePermissionSet(names)
 		if err != nil {

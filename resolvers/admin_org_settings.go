@@ -167,8 +167,14 @@ func (r *Resolver) auditLog(ctx context.Context, first int, after *string, filte
 	conn := &model.AuditEntryConnection{Edges: []*model.AuditEntryEdge{}, PageInfo: &model.PageInfo{HasNextPage: page.HasNextPage},
 		TotalCount: page.TotalCount}
 	for _, row := range page.Rows {
-		e := &model.AuditEntry{ID: ids.Encode(ids.Audit, row.Key), At: row.At, Action: row.Action, TargetType: row.TargetType,
-			Before: rawJSON(row.Before), After: rawJSON(row.After)}
+		e := &model.AuditEntry{ID: ids.Encode(ids.Audit, row.Key), At: row.At, Action: row.Action, TargetType: row.TargetType}
+		// Field values hidden from the reader's profile are left out (audit_fields.go).
+		if e.Before, err = sc.auditValue(ctx, row.TargetType, row.Before); err != nil {
+			return nil, err
+		}
+		if e.After, err = sc.auditValue(ctx, row.TargetType, row.After); err != nil {
+			return nil, err
+		}
 		if row.ActorID.Valid {
 			e.Actor = actors[row.ActorID.Int64]
 		}

@@ -216,6 +216,9 @@ func (r *Resolver) createRecord(ctx context.Context, m access.Module, input map[
 		if rec, err = db.InsertRecord(ctx, tx, sc.org.Key, records.MetaOf(m), w.Columns); err != nil {
 			return err
 		}
+		if err := auditRecord(ctx, tx, sc, "record.create", rec, nil, recordAuditState(rec, nil)); err != nil {
+			return err
+		}
 		return logRecord(ctx, tx, rec)
 	})
 	if err != nil {
@@ -241,11 +244,15 @@ func (r *Resolver) updateRecord(ctx context.Context, m access.Module, id string,
 	}
 	var rec records.Record
 	err = r.inTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		if _, err = db.GetRecordForUpdate(ctx, tx, sc.org.Key, records.MetaOf(m), key); err != nil {
+		before, err := db.GetRecordForUpdate(ctx, tx, sc.org.Key, records.MetaOf(m), key)
+		if err != nil {
 			return err
 		}
+		mergeCustom(before, w.Columns)
 		if rec, err = db.UpdateRecord(ctx, tx, sc.org.Key, records.MetaOf(m), key, w.Columns); err != nil {
+			return err
+		}
+		if err := auditRecord(ctx, tx, sc, "record.update", rec, recordAuditState(before, w.Fields), recordAuditState(rec, w.Fields)); err != nil {
 			return err
 		}
 		return logRecord(ctx, tx, rec)
@@ -272,7 +279,11 @@ func (r *Resolver) deleteRecord(ctx context.Context, m access.Module, id string)
 		return "", err
 	}
 	err = r.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := db.GetRecordForUpdate(ctx, tx, sc.org.Key, records.MetaOf(m), key); err != nil {
+		before, err := db.GetRecordForUpdate(ctx, tx, sc.org.Key, records.MetaOf(m), key)
+		if err != nil {
+			return err
+		}
+		if err := auditRecord(ctx, tx, sc, "record.delete", before, recordAuditState(before, nil), nil); err != nil {
 			return err
 		}
 		orphans, err := db.DetachChildren(ctx, tx, sc.org.Key, m, key)
@@ -306,6 +317,11 @@ func (r *Resolver) deleteRecord(ctx context.Context, m access.Module, id string)
 // NOT_FOUND when they cannot see it (like a missing id), FORBIDDEN when they
 // see it but their level or profile does not allow the action.
 func (r *Resolver) writableRecord(sc *scope, m access.Module, id string, perm access.Permission) (int64, error) {
+	// Without view the whole module is closed (access-model.md, Profiles):
+	// FORBIDDEN, as for its lists, before anything about the id is said.
+	if err := sc.requireModule(m, access.PermView); err != nil {
+		return 0, err
+	}
 	key, err := ids.Decode(records.MetaOf(m).IDKind, id)
 	if err != nil || !sc.recordVisible(m, key) {
 		return 0, apperr.NewNotFound("no %s with id %s", m, id)
