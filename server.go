@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"warden/cache"
 	"warden/db"
 	"warden/demo"
+	"warden/ratelimit"
 	"warden/records"
 	"warden/resolvers"
 )
@@ -51,6 +53,12 @@ type config struct {
 	OIDCIssuerURL      string
 	OIDCClientID       string
 	OIDCAllowedDomains []string // "*" allows any domain
+	// Hostile-client limits: request shape, request budgets, login
+	// back-off and the browser origins allowed.
+	Limits      api.Limits
+	RateLimits  api.RateLimits
+	Login       ratelimit.LoginPolicy
+	CORSOrigins []string
 }
 
 func loadConfig() (config, error) {
@@ -77,6 +85,9 @@ func loadConfig() (config, error) {
 			c.OIDCAllowedDomains = append(c.OIDCAllowedDomains, d)
 		}
 	}
+	if err := loadLimits(&c); err != nil {
+		return c, err
+	}
 	if (c.OIDCIssuerURL == "") != (c.OIDCClientID == "") {
 		return c, fmt.Errorf("OIDC_ISSUER_URL and OIDC_CLIENT_ID: set both to turn single sign-on on, or neither")
 	}
@@ -84,6 +95,70 @@ func loadConfig() (config, error) {
 		return c, fmt.Errorf(`OIDC_ALLOWED_EMAIL_DOMAINS: name the email domains that may sign in (comma-separated), or "*" for any`)
 	}
 	return c, nil
+}
+
+// loadLimits reads the limits against hostile or runaway clients; each has
+// a default that suits interactive clients and scripts.
+func loadLimits(c *config) error {
+	c.Limits, c.Login = api.DefaultLimits, ratelimit.DefaultLoginPolicy
+	ints := []struct {
+		key string
+		dst *int
+	}{
+		{"MAX_COMPLEXITY", &c.Limits.MaxComplexity}, {"MAX_DEPTH", &c.Limits.MaxDepth},
+		{"MAX_FIELDS", &c.Limits.MaxFields}, {"MAX_ALIASES", &c.Limits.MaxAliases},
+		{"MAX_TOKENS", &c.Limits.MaxTokens},
+		{"LOGIN_FREE_FAILURES_PER_EMAIL", &c.Login.FreeFailuresPerEmail},
+		{"LOGIN_FREE_FAILURES_PER_IP", &c.Login.FreeFailuresPerIP},
+	}
+	c.RateLimits.PerIP.PerMinute, c.RateLimits.PerUser.PerMinute = 1200, 600
+	ints = append(ints, []struct {
+		key string
+		dst *int
+	}{{"RATE_LIMIT_PER_IP", &c.RateLimits.PerIP.PerMinute}, {"RATE_LIMIT_PER_USER", &c.RateLimits.PerUser.PerMinute}}...)
+	for _, it := range ints {
+		if v := os.Getenv(it.key); v != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 0 {
+				return fmt.Errorf("%s: want a whole number, 0 or more (0: no limit)", it.key)
+			}
+			*it.dst = n
+		}
+	}
+	if v := os.Getenv("MAX_BODY_BYTES"); v != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 1024 {
+			return fmt.Errorf("MAX_BODY_BYTES: want a number of bytes, at least 1024")
+		}
+		c.Limits.MaxBodyBytes = n
+	}
+	durations := []struct {
+		key string
+		dst *time.Duration
+	}{{"REQUEST_TIMEOUT", &c.Limits.RequestTimeout}, {"LOGIN_BACKOFF_MAX", &c.Login.Max}}
+	for _, it := range durations {
+		if v := os.Getenv(it.key); v != "" {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d < time.Second {
+				return fmt.Errorf("%s: want a duration of at least 1s, such as 30s", it.key)
+			}
+			*it.dst = d
+		}
+	}
+	proxies, err := ratelimit.ParsePrefixes(os.Getenv("TRUSTED_PROXIES"))
+	if err != nil {
+		return fmt.Errorf("TRUSTED_PROXIES: want comma-separated addresses or CIDRs: %w", err)
+	}
+	c.RateLimits.TrustedProxies = proxies
+	for _, o := range strings.Split(os.Getenv("CORS_ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			if o != "*" && !strings.HasPrefix(o, "https://") && !strings.HasPrefix(o, "http://") {
+				return fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin such as https://app.example.com", o)
+			}
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	return nil
 }
 
 func env(key, def string) string {
@@ -178,14 +253,15 @@ func serve(ctx context.Context, cfg config, conn *sqlx.DB) error {
 	engine.Redis, engine.Prefix = rdb, cfg.RedisPrefix
 	go engine.Listen(ctx)
 	res := &resolvers.Resolver{DB: conn, Tokens: tokens, Cursors: records.CursorCodec{Secret: cursorKey(secret)}, Engine: engine}
+	res.LoginThrottle = ratelimit.NewLoginThrottle(rdb, cfg.RedisPrefix+"rate:", cfg.Login, time.Now)
 	if cfg.OIDCIssuerURL != "" {
 		if res.SSO, err = auth.NewOIDC(auth.OIDCConfig{IssuerURL: cfg.OIDCIssuerURL, ClientID: cfg.OIDCClientID,
 			AllowedDomains: cfg.OIDCAllowedDomains}); err != nil {
 			return err
 		}
 	}
-	h := api.NewHandler(api.Deps{Resolver: res, DB: conn, Redis: rdb, Limits: api.DefaultLimits,
-		Production: cfg.Production, Playground: cfg.Playground})
+	h := api.NewHandler(api.Deps{Resolver: res, DB: conn, Redis: rdb, Limits: cfg.Limits,
+		Production: cfg.Production, Playground: cfg.Playground, RateLimits: cfg.RateLimits, CORSOrigins: cfg.CORSOrigins})
 	srv := &http.Server{Addr: cfg.ListenAddr, Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)

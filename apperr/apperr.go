@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -39,6 +41,9 @@ type Error struct {
 	Code string
 	Msg  string
 	Err  error // the cause, for logs only
+	// RetryAfter, when set, tells the client how long to wait
+	// (extensions.retryAfterSeconds).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -69,6 +74,13 @@ func NewBadInput(format string, args ...any) *Error { return newErr(BadUserInput
 
 // NewConflict: the change contradicts the current state.
 func NewConflict(format string, args ...any) *Error { return newErr(Conflict, format, args...) }
+
+// NewRateLimited: the caller must wait retryAfter before trying again.
+func NewRateLimited(retryAfter time.Duration, format string, args ...any) *Error {
+	e := newErr(RateLimited, format, args...)
+	e.RetryAfter = retryAfter
+	return e
+}
 
 // NewLimitExceeded: a limit of the model would be exceeded.
 func NewLimitExceeded(format string, args ...any) *Error {
@@ -126,6 +138,10 @@ func Present(ctx context.Context, err error) *gqlerror.Error {
 		out.Extensions = map[string]any{}
 	}
 	out.Extensions["code"] = code
+	var ae *Error
+	if errors.As(err, &ae) && ae.RetryAfter > 0 {
+		out.Extensions["retryAfterSeconds"] = int(math.Ceil(ae.RetryAfter.Seconds()))
+	}
 	if code == Unavailable {
 		out.Extensions["code"], out.Extensions["retryable"] = Internal, true
 	}

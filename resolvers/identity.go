@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"math"
 	"net/mail"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"warden/db"
 	"warden/graph/model"
 	"warden/ids"
+	"warden/ratelimit"
 )
 
 func (r *Resolver) signup(ctx context.Context, in model.SignupInput) (*model.AuthPayload, error) {
@@ -43,9 +45,18 @@ func (r *Resolver) signup(ctx context.Context, in model.SignupInput) (*model.Aut
 }
 
 func (r *Resolver) login(ctx context.Context, email, password string) (*model.AuthPayload, error) {
-	u, err := db.UserByEmail(ctx, r.DB, strings.TrimSpace(email))
+	email = strings.TrimSpace(email)
+	ip := ratelimit.ClientIPFrom(ctx)
+	// Checked before the password, so a throttled guess learns nothing; the
+	// answer is the same whether the email exists or not.
+	if wait := r.LoginThrottle.Wait(ctx, email, ip); wait > 0 {
+		return nil, apperr.NewRateLimited(wait, "too many failed sign-ins for this email or from your address; retry in %d s",
+			int(math.Ceil(wait.Seconds())))
+	}
+	u, err := db.UserByEmail(ctx, r.DB, email)
 	if errors.Is(err, db.ErrNotFound) || (err == nil && !u.PasswordHash.Valid) {
 		auth.DummyVerify() // the same time as a wrong password: no email enumeration
+		r.LoginThrottle.Failed(ctx, email, ip)
 		return nil, apperr.NewUnauthenticated("wrong email or password")
 	}
 	if err != nil {
@@ -56,8 +67,10 @@ func (r *Resolver) login(ctx context.Context, email, password string) (*model.Au
 		return nil, err
 	}
 	if !ok {
+		r.LoginThrottle.Failed(ctx, email, ip)
 		return nil, apperr.NewUnauthenticated("wrong email or password")
 	}
+	r.LoginThrottle.Succeeded(ctx, email)
 	return r.authPayload(ctx, u)
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"warden/auth"
 	"warden/cache"
+	"warden/ratelimit"
 	"warden/records"
 )
 
@@ -23,4 +24,7 @@ type Resolver struct {
 	// SSO verifies ID tokens of the configured OpenID Connect provider;
 	// nil when single sign-on is not configured.
 	SSO *auth.OIDC
+	// LoginThrottle slows password guessing (per email and per address);
+	// nil: no throttling.
+	LoginThrottle *ratelimit.LoginThrottle
 }

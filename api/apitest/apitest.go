@@ -67,6 +67,12 @@ func NewHandlerWithRedis(t testing.TB, conn *sqlx.DB, redisURL string) http.Hand
 // when not nil, adjusts the resolver (a clock, single sign-on) before the
 // handler is built.
 func NewHandlerWith(t testing.TB, conn *sqlx.DB, redisURL string, configure func(*resolvers.Resolver)) http.Handler {
+	return NewHandlerWithDeps(t, conn, redisURL, configure, nil)
+}
+
+// NewHandlerWithDeps is NewHandlerWith whose handler dependencies (limits,
+// production mode, rate limits, CORS) adjust may change before it is built.
+func NewHandlerWithDeps(t testing.TB, conn *sqlx.DB, redisURL string, configure func(*resolvers.Resolver), adjust func(*api.Deps)) http.Handler {
 	tokens, err := auth.NewIssuer(Secret, time.Hour, time.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +105,11 @@ func NewHandlerWith(t testing.TB, conn *sqlx.DB, redisURL string, configure func
 	if configure != nil {
 		configure(res)
 	}
-	return api.NewHandler(api.Deps{Resolver: res, DB: conn, Redis: rdb, Limits: api.DefaultLimits, Playground: true})
+	deps := api.Deps{Resolver: res, DB: conn, Redis: rdb, Limits: api.DefaultLimits, Playground: true}
+	if adjust != nil {
+		adjust(&deps)
+	}
+	return api.NewHandler(deps)
 }
 
 // Response is a GraphQL response.
