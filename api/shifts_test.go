@@ -226,6 +226,18 @@ func TestShiftsValidation(t *testing.T) {
 		// The same date as a shift's own holiday is another calendar's.
 		w.must(t, w.admin, shCreateHolidayQ, obj{"in": obj{"date": "2026-05-01", "name": "May Day", "shiftId": existing}})
 	})
+	t.Run("setting the same business hours again writes nothing", func(t *testing.T) {
+		w.setBerlinNineToFive(t)
+		before := w.state(t)
+		w.setBerlinNineToFive(t)
+		if w.state(t) != before {
+			t.Error("an unchanged setBusinessHours wrote")
+		}
+		d := w.must(t, std, `{ businessHours { type timeZone weekStart days { day start end } } }`, nil) // any member may read them
+		if recStr(d, "businessHours", "timeZone") != "Europe/Berlin" || len(recPath(d, "businessHours", "days").([]any)) != 5 {
+			t.Errorf("businessHours = %v", d)
+		}
+	})
 	t.Run("writes are audited with before and after", func(t *testing.T) {
 		var n int
 		if err := w.env.DB.Get(&n, `SELECT count(*) FROM audit_log WHERE org_id = $1 AND action = 'shift.create' AND before IS NULL AND after->>'name' = 'Existing'`, w.orgKey); err != nil || n != 1 {
@@ -462,6 +474,23 @@ func TestAvailabilityAcrossZones(t *testing.T) {
 			if recStr(d, "member", "workingTimeZone") != m.zone || recStr(d, "member", "shift", "id") != m.shift ||
 				recPath(d, "member", "availableNow") != m.now {
 				t.Errorf("member %s = %v, want zone %s shift %q availableNow %v", m.id, recPath(d, "member"), m.zone, m.shift, m.now)
+			}
+		}
+	})
+	t.Run("a list's members agree with availableNow", func(t *testing.T) {
+		w.clock.Set(time.Date(2026, 1, 6, 9, 0, 0, 0, time.UTC))
+		d := w.must(t, w.admin, `query($at: Time!, $p: PrincipalInput) { availableMembers(at: $at, principal: $p) { id availableNow workingTimeZone shift { id } } }`,
+			obj{"at": "2026-01-06T09:00:00Z", "p": sub})
+		list := recPath(d, "availableMembers").([]any)
+		if len(list) != 2 {
+			t.Fatalf("available = %v, want bert and nora", list)
+		}
+		for _, m := range list {
+			if recPath(m, "availableNow") != true {
+				t.Errorf("%v is listed as available now but availableNow is false", m)
+			}
+			if recStr(m, "id") == w.nora && (recStr(m, "workingTimeZone") != "America/New_York" || recStr(m, "shift", "id") != w.night) {
+				t.Errorf("nora = %v, want the New York night shift", m)
 			}
 		}
 	})

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -279,6 +281,44 @@ func loadBook(ctx context.Context, q sqlx.QueryerContext, org int64) (*calendarB
 	return b, nil
 }
 
+// books memoises an org's calendarBook for the rest of a request, so a
+// list of members asking each for its shift and availability builds the
+// calendars once. Entries are dropped when the request ends and when the
+// request itself changes the calendars (shiftWrite).
+var books sync.Map // bookKey -> *calendarBook
+
+type bookKey struct {
+	s   *session
+	org int64
+}
+
+// orgBook is the org's calendarBook for this request.
+func orgBook(ctx context.Context, sc *scope) (*calendarBook, error) {
+	s := sessionFrom(ctx)
+	if s == nil {
+		return loadBook(ctx, sc.conn, sc.org.Key)
+	}
+	key := bookKey{s, sc.org.Key}
+	if b, ok := books.Load(key); ok {
+		return b.(*calendarBook), nil
+	}
+	b, err := loadBook(ctx, sc.conn, sc.org.Key)
+	if err != nil {
+		return nil, err
+	}
+	if _, loaded := books.LoadOrStore(key, b); !loaded {
+		context.AfterFunc(ctx, func() { books.Delete(key) })
+	}
+	return b, nil
+}
+
+// forgetBook drops the request's memoised book of an org after a write.
+func forgetBook(ctx context.Context, org int64) {
+	if s := sessionFrom(ctx); s != nil {
+		books.Delete(bookKey{s, org})
+	}
+}
+
 // calendarOf is the calendar of a member's shift; no shift (or a shift that
 // no longer exists) is the business hours.
 func (b *calendarBook) calendarOf(shift sql.NullInt64) *shifts.Calendar {
@@ -517,6 +557,7 @@ func (r *Resolver) shiftWrite(ctx context.Context, fn func(tx *sqlx.Tx, sc *scop
 	if err != nil {
 		return err
 	}
+	defer forgetBook(ctx, sc.org.Key)
 	return r.inTx(ctx, func(tx *sqlx.Tx) error {
 		lsc, err := r.lockedAdminScope(ctx, tx, sc, access.SetupManageShifts)
 		if err != nil {
@@ -576,6 +617,9 @@ func (r *Resolver) setBusinessHours(ctx context.Context, in model.SetBusinessHou
 		}
 		if out, err = businessHoursOut(&next); err != nil {
 			return err
+		}
+		if reflect.DeepEqual(before, out) {
+			return nil // nothing changes: nothing written
 		}
 		if err := db.SetBusinessHours(ctx, tx, sc.org.Key, next); err != nil {
 			return err

@@ -39,12 +39,12 @@ const maxAssignRecords = 500
 const maxDueMinutes = 366 * 24 * 60
 
 // memberCalendar is the calendar member works on t's date.
-func (r *Resolver) memberCalendar(ctx context.Context, q sqlx.QueryerContext, org, member int64, t time.Time) (*calendarBook, db.MemberShift, error) {
-	book, err := loadBook(ctx, q, org)
+func (r *Resolver) memberCalendar(ctx context.Context, sc *scope, member int64, t time.Time) (*calendarBook, db.MemberShift, error) {
+	book, err := orgBook(ctx, sc)
 	if err != nil {
 		return nil, db.MemberShift{}, err
 	}
-	eff, err := db.EffectiveShifts(ctx, q, org, []int64{member}, book.orgDate(t))
+	eff, err := db.EffectiveShifts(ctx, sc.conn, sc.org.Key, []int64{member}, book.orgDate(t))
 	if err != nil {
 		return nil, db.MemberShift{}, err
 	}
@@ -60,7 +60,7 @@ func (r *Resolver) memberShift(ctx context.Context, m *db.Member) (*db.Shift, er
 	if err != nil {
 		return nil, err
 	}
-	book, ms, err := r.memberCalendar(ctx, sc.conn, sc.org.Key, m.Key, r.now())
+	book, ms, err := r.memberCalendar(ctx, sc, m.Key, r.now())
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func (r *Resolver) memberWorkingZone(ctx context.Context, m *db.Member) (string,
 	if err != nil {
 		return "", err
 	}
-	book, ms, err := r.memberCalendar(ctx, sc.conn, sc.org.Key, m.Key, r.now())
+	book, ms, err := r.memberCalendar(ctx, sc, m.Key, r.now())
 	if err != nil {
 		return "", err
 	}
@@ -88,7 +88,7 @@ func (r *Resolver) memberAvailableNow(ctx context.Context, m *db.Member) (bool, 
 		return false, err
 	}
 	now := r.now()
-	book, ms, err := r.memberCalendar(ctx, sc.conn, sc.org.Key, m.Key, now)
+	book, ms, err := r.memberCalendar(ctx, sc, m.Key, now)
 	if err != nil {
 		return false, err
 	}
@@ -214,7 +214,7 @@ func (r *Resolver) businessDeadline(ctx context.Context, from time.Time, minutes
 	if memberID != nil && shiftID != nil {
 		return nil, apperr.NewBadInput("give memberId or shiftId, not both")
 	}
-	book, err := loadBook(ctx, sc.conn, sc.org.Key)
+	book, err := orgBook(ctx, sc)
 	if err != nil {
 		return nil, err
 	}
@@ -348,12 +348,13 @@ func (r *Resolver) assignRecords(ctx context.Context, module model.Module, in []
 				owner = shifts.NextInRotation(a.available, last)
 				last = owner
 			} else {
+				// Each record given in this call counts for its new owner,
+				// so a batch spreads out; an open task also stops counting
+				// for the candidate it leaves.
 				owner = shifts.LeastLoaded(a.available, load)
-				if t, ok := cur.(*records.Task); ok && isOpenTask(t) {
-					load[owner]++
-					if _, counted := load[t.OwnerID]; counted {
-						load[t.OwnerID]--
-					}
+				load[owner]++
+				if t, ok := cur.(*records.Task); ok && isOpenTask(t) && load[t.OwnerID] > 0 && slices.Contains(a.available, t.OwnerID) {
+					load[t.OwnerID]--
 				}
 			}
 			cols := map[string]any{"owner_id": owner}
