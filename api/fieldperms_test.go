@@ -391,6 +391,10 @@ func TestFieldPermissionsBankAccount(t *testing.T) {
 			t.Errorf("explanation %s %+v", r.Data, r.Errors)
 		}
 		bkDo(t, env, shr, `query($id: ID!) { whoCanAccess(module: CONTACTS, recordId: $id, first: 10) { edges { node { member { name } level } } } }`, aoObj{"id": contact})
+		r = bkDo(t, env, shr, `{ sharingRules(module: CONTACTS) { name criteria { conditions { field op value } } } }`, nil)
+		if !strings.Contains(string(r.Data), `"field":"bankAccount"`) || len(r.Errors) > 0 {
+			t.Errorf("sharingRules %s %+v", r.Data, r.Errors)
+		}
 	})
 	t.Run("audit log hides the fields from its reader", func(t *testing.T) {
 		for _, c := range []apitest.Caller{aud, shr} {

@@ -289,7 +289,7 @@ func typedValue(op Operand, v any) (any, error) {
 		case string:
 			tt, err := ParseTime(t)
 			if err != nil {
-				return nil, err
+				return nil, NewInputError("%s: %v", op.Name(), err)
 			}
 			return tt, nil
 		}

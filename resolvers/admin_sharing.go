@@ -379,7 +379,7 @@ func (r *Resolver) sharingRules(ctx context.Context, module model.Module) ([]*mo
 	}
 	out := []*model.SharingRule{}
 	for _, rule := range sc.snap.Rules(m) {
-		out = append(out, sc.ruleOut(rule))
+		out = append(out, sc.ruleOutForReader(rule))
 	}
 	return out, nil
 }

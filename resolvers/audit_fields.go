@@ -8,6 +8,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"warden/access"
+	"warden/graph/model"
 	"warden/ids"
 	"warden/records"
 )
@@ -204,4 +205,21 @@ func mergeCustom(before records.Record, cols map[string]any) {
 		}
 	}
 	cols["custom"] = merged
+}
+
+// ruleOutForReader is a sharing rule as a reader of the rule list sees it: a
+// condition on a field hidden from the reader's profile keeps its field and
+// operator but not its value ("bankAccount EQ <the account number>" would
+// hand out the value the profile hides).
+func (sc *scope) ruleOutForReader(rule *access.SharingRule) *model.SharingRule {
+	out := sc.ruleOut(rule)
+	if out.Criteria == nil {
+		return out
+	}
+	for _, c := range out.Criteria.Conditions {
+		if !sc.snap.CanReadField(sc.member.Key, rule.Module, c.Field) {
+			c.Value = nil
+		}
+	}
+	return out
 }
