@@ -4715,7 +4715,12 @@ extend type Query {
   holidays(year: Int, shiftId: ID): [Holiday!]!
   "Active members of principal (every member when null) in working time at that instant."
   availableMembers(at: Time!, principal: PrincipalInput): [Member!]!
-  "The instant after workingMinutes of working time from from, for a member's calendar, a shift's, or (neither) the org's business hours."
+  """
+  The instant after workingMinutes of working time from from, skipping off-hours,
+  breaks and holidays: in the calendar the member works on from's date, a shift's,
+  or (neither given) the org's business hours. CONFLICT when that calendar has no
+  working time within 3 years.
+  """
   businessDeadline(from: Time!, workingMinutes: Int!, memberId: ID, shiftId: ID): Time!
 }
 
@@ -4730,9 +4735,14 @@ extend type Mutation {
   "shiftId null: back to business hours. effectiveFrom (a date in the org's time zone, today when absent) may be up to 6 months ahead."
   assignShift(memberIds: [ID!]!, shiftId: ID, effectiveFrom: Date): [ShiftAssignment!]!
   """
-  Gives the records to available members of to, one owner change per record
-  with all its checks; all or nothing. dueInWorkingMinutes (TASKS only) sets
-  each task's dueAt that many working minutes from now in its new owner's calendar.
+  Gives the records to the members of to who are available now, one owner change
+  per record with all its checks (changeOwner, and the record's own access); all
+  or nothing. ROUND_ROBIN continues the principal's stored rotation; LEAST_LOADED
+  picks the fewest open tasks (status neither Completed nor Closed), counting the
+  records given earlier in the same call. Nobody available: CONFLICT, nothing
+  assigned. dueInWorkingMinutes (TASKS only, needs edit on the task and a
+  writable dueAt) sets dueAt that many working minutes from now in the new
+  owner's calendar.
   """
   assignRecords(module: Module!, ids: [ID!]!, to: PrincipalInput!, strategy: AssignmentStrategy!, dueInWorkingMinutes: Int): [Record!]!
 }
