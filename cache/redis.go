@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"warden/access"
+	"warden/db"
 )
 
 // Redis is optional and never trusted for correctness: the version a request
@@ -35,12 +36,19 @@ const (
 // Stats counts cache outcomes for /metrics.
 type Stats struct {
 	RedisHits, RedisMisses, RedisErrors, Builds, CatchUps atomic.Int64
+	// RedisStale counts copies discarded because the database does not
+	// know the history they were taken from.
+	RedisStale atomic.Int64
 }
 
 type storedState struct {
 	Version int64
-	Org     []byte // access.OrgData as JSON
-	Index   []byte // access.Index binary
+	// Mark is db.VersionMark's mark of Version: a copy is used only by a
+	// database whose change at Version has the same mark, so a database
+	// restored from a backup never gets the state of its lost future.
+	Mark  int64
+	Org   []byte // access.OrgData as JSON
+	Index []byte // access.Index binary
 }
 
 func (e *Engine) stateKey(orgID int64) string {
@@ -71,6 +79,22 @@ func (e *Engine) loadShared(ctx context.Context, orgID int64) (*access.Snapshot,
 	var st storedState
 	if err := gob.NewDecoder(bytes.NewReader(blob)).Decode(&st); err != nil {
 		e.Stats.RedisErrors.Add(1)
+		return nil, nil, data, false
+	}
+	current, mark, err := db.VersionMark(ctx, e.DB, orgID, st.Version)
+	if err != nil {
+		return nil, nil, data, false
+	}
+	if st.Version > current || mark != st.Mark {
+		// Versions are committed before copies are stored, so this copy is
+		// of another history: a restored database, or another deployment
+		// sharing the prefix. Rebuild from Postgres.
+		e.Stats.RedisStale.Add(1)
+		slog.Warn("redis: discarding an org state copy this database does not know",
+			"org", orgID, "copy_version", st.Version, "db_version", current)
+		// Delete it, or the rule that a newer copy is never replaced would
+		// keep it there and every instance would rebuild from Postgres.
+		_ = e.Redis.Del(ctx, e.stateKey(orgID)).Err()
 		return nil, nil, data, false
 	}
 	if err := json.Unmarshal(st.Org, &data); err != nil {
@@ -106,15 +130,19 @@ func (e *Engine) storeShared(orgID int64, data access.OrgData, ix *access.Index)
 	if err != nil {
 		return
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(storedState{Version: version, Org: orgJSON, Index: indexBytes}); err != nil {
-		return
-	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), redisBlobTimeout)
 		defer cancel()
+		_, mark, err := db.VersionMark(ctx, e.DB, orgID, version)
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(storedState{Version: version, Mark: mark, Org: orgJSON, Index: indexBytes}); err != nil {
+			return
+		}
 		// Never replace a newer copy with an older one.
-		err := e.Redis.Watch(ctx, func(tx *redis.Tx) error {
+		err = e.Redis.Watch(ctx, func(tx *redis.Tx) error {
 			if old, err := tx.Get(ctx, e.stateKey(orgID)).Bytes(); err == nil {
 				var st storedState
 				if gob.NewDecoder(bytes.NewReader(old)).Decode(&st) == nil && st.Version >= version {

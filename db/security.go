@@ -19,6 +19,19 @@ func CurrentVersion(ctx context.Context, q sqlx.QueryerContext, orgID int64) (in
 	return v, notFound(err, "security version")
 }
 
+// VersionMark returns the org's current security version and the mark of
+// its change at version: when that change was committed, in microseconds
+// (0 when the log has no such change). A copy of the org's state taken at
+// version is a copy of this database's history only if the marks agree; a
+// database restored from a backup has another future.
+func VersionMark(ctx context.Context, q sqlx.QueryerContext, orgID, version int64) (current, mark int64, err error) {
+	err = q.QueryRowxContext(ctx, `SELECT o.security_version,
+		coalesce((SELECT (extract(epoch FROM c.at) * 1000000)::bigint FROM security_changes c
+		          WHERE c.org_id = o.id AND c.version = $2), 0)
+		FROM orgs o WHERE o.id = $1`, orgID, version).Scan(&current, &mark)
+	return current, mark, notFound(err, "security version")
+}
+
 // Change kinds of the security change log.
 const (
 	ChangeRecordUpsert = "record.upsert" // payload: RecordChange
