@@ -2,10 +2,12 @@ package records
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net/mail"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -34,7 +36,10 @@ const maxTextLen = 10000
 // (a mandatory field cannot be cleared).
 func ParseWrite(meta *Meta, custom []*CustomField, input map[string]any, create bool) (*Write, error) {
 	w := &Write{Columns: map[string]any{}}
-	for key, v := range input {
+	// In key order: of several bad fields, the same one is reported every
+	// time (map order would make the answer vary from call to call).
+	for _, key := range slices.Sorted(maps.Keys(input)) {
+		v := input[key]
 		if key == "customFields" {
 			if v == nil {
 				continue
