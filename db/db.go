@@ -34,7 +34,9 @@ func Open(ctx context.Context, url string) (*sqlx.DB, error) {
 }
 
 func provider(d *sql.DB) (*goose.Provider, error) {
-	return goose.NewProvider(goose.DialectPostgres, d, mustSub(migrations, "migrations"))
+	// Out of order: migrations written on parallel branches land in any
+	// order, and each is applied once whatever its number.
+	return goose.NewProvider(goose.DialectPostgres, d, mustSub(migrations, "migrations"), goose.WithAllowOutofOrder(true))
 }
 
 // Migrate applies every migration not yet applied, each in its own transaction.
