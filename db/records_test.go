@@ -25,7 +25,7 @@ import (
 // ---- fixture ----
 
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	db     *sqlx.DB
 	org    int64
@@ -34,7 +34,7 @@ type fixture struct {
 	o2m    int64 // a member of org2
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), db: dbtest.Open(t)}
 	var ms []int64
