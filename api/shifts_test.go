@@ -669,6 +669,7 @@ func TestAssignLeastLoaded(t *testing.T) {
 	w.tasks(t, 1, y, "")
 	w.tasks(t, 3, y, "closed")
 	w.tasks(t, 2, z, "In Progress")
+	w.tasks(t, 4, z, " DONE ")
 	fresh := w.tasks(t, 3, "", "Open")
 	var out struct {
 		AssignRecords []struct {

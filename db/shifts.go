@@ -374,8 +374,8 @@ func SetRotationTurn(ctx context.Context, tx *sqlx.Tx, orgID int64, principalTyp
 	return wrap(err, "set assignment state")
 }
 
-// OpenTaskCounts counts each member's open tasks: tasks whose status is not
-// Completed or Closed (case-insensitive; no status is open).
+// OpenTaskCounts counts each member's open tasks: tasks whose status is
+// none of ClosedTaskStatuses (no status is open).
 func OpenTaskCounts(ctx context.Context, q sqlx.QueryerContext, orgID int64, members []int64) (map[int64]int, error) {
 	var rows []struct {
 		Owner int64 `db:"owner_id"`
@@ -393,5 +393,10 @@ func OpenTaskCounts(ctx context.Context, q sqlx.QueryerContext, orgID int64, mem
 	return out, nil
 }
 
+// ClosedTaskStatuses are the task statuses (compared case-insensitively,
+// trimmed) that mean the work is over: Completed and Closed, and Done, which
+// the demo data and many imports use.
+var ClosedTaskStatuses = []string{"completed", "closed", "done"}
+
 // OpenTaskSQL is the condition on the tasks table for an open task.
-const OpenTaskSQL = `(status IS NULL OR lower(btrim(status)) NOT IN ('completed', 'closed'))`
+const OpenTaskSQL = `(status IS NULL OR lower(btrim(status)) NOT IN ('completed', 'closed', 'done'))`

@@ -4738,7 +4738,7 @@ extend type Mutation {
   Gives the records to the members of to who are available now, one owner change
   per record with all its checks (changeOwner, and the record's own access); all
   or nothing. ROUND_ROBIN continues the principal's stored rotation; LEAST_LOADED
-  picks the fewest open tasks (status neither Completed nor Closed), counting the
+  picks the fewest open tasks (status not Completed, Closed or Done), counting the
   records given earlier in the same call. Nobody available: CONFLICT, nothing
   assigned. dueInWorkingMinutes (TASKS only, needs edit on the task and a
   writable dueAt) sets dueAt that many working minutes from now in the new

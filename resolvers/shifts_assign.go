@@ -394,11 +394,7 @@ func (r *Resolver) assignRecords(ctx context.Context, module model.Module, in []
 }
 
 // isOpenTask matches db.OpenTaskSQL: a task is open unless its status is
-// Completed or Closed.
+// one of db.ClosedTaskStatuses.
 func isOpenTask(t *records.Task) bool {
-	if t.Status == nil {
-		return true
-	}
-	s := strings.ToLower(strings.TrimSpace(*t.Status))
-	return s != "completed" && s != "closed"
+	return t.Status == nil || !slices.Contains(db.ClosedTaskStatuses, strings.ToLower(strings.TrimSpace(*t.Status)))
 }
