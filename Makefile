@@ -3,6 +3,8 @@
 #   make run      start Postgres/Redis if needed, then migrate, seed and serve (:8080)
 #   make test     start Postgres/Redis if needed, then go test -race ./... and a short fuzz run
 #   make fuzz     every fuzz target for FUZZTIME (default 1m) each
+#   make soak     64 clients on the bench org for 10 minutes (bench-results/soak.md)
+#   make faults   the fault scenarios under load, long version
 #   make ci       generate-check + lint-basic + test (what .ci/run executes)
 #
 # Postgres/Redis are taken from the URLs below; scripts/services.sh starts a
@@ -40,11 +42,11 @@ FUZZTIME ?= 1m
 
 GENERATED_DIRS := graph/ resolvers/
 
-.PHONY: help run build test fuzz bench lint lint-basic generate generate-check ci \
+.PHONY: help run build test fuzz bench soak faults lint lint-basic generate generate-check ci \
 	services services-stop services-status clean
 
 help:
-	@echo "targets: run test fuzz build bench lint lint-basic generate generate-check ci"
+	@echo "targets: run test fuzz build bench soak faults lint lint-basic generate generate-check ci"
 	@echo "         services services-stop services-status clean"
 
 services:
@@ -83,6 +85,21 @@ fuzz:
 
 bench: services
 	DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' $(GO) run . bench --size $(SIZE)
+
+# Soak: SOAK_CLIENTS clients mixing reads and writes on the bench org for
+# SOAK_MINUTES; report in bench-results/soak.md and soak.json.
+SOAK_MINUTES ?= 10
+SOAK_CLIENTS ?= 64
+soak: services
+	DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' $(GO) run . soak --size $(SIZE) --minutes $(SOAK_MINUTES) --clients $(SOAK_CLIENTS)
+
+# Faults (Redis, Postgres, SIGTERM, interrupted mutations) under load, long
+# version: FAULTS_SECONDS of load around each fault. `make test` runs the
+# short version.
+FAULTS_SECONDS ?= 60
+faults:
+	@DATABASE_URL='$(WARDEN_TEST_DATABASE_URL)' REDIS_URL='$(WARDEN_TEST_REDIS_URL)' scripts/services.sh >/dev/null
+	WARDEN_FAULTS_LONG=1 WARDEN_FAULTS_SECONDS=$(FAULTS_SECONDS) $(GO) test -count=1 -v -timeout 60m ./faults/
 
 generate:
 	$(GO) generate ./...

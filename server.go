@@ -4,6 +4,8 @@
 //	warden migrate            apply database migrations and exit
 //	warden seed               load the demo data (once) and exit
 //	warden bench [--size S|M] generate a large org and measure secured requests
+//	warden soak [--size S] [--minutes 10] [--clients 64]
+//	                          the bench org under mixed reads and writes for minutes
 package main
 
 import (
@@ -184,6 +186,8 @@ func run(args []string) error {
 	seed := fs.Bool("seed", false, "serve: load the demo data first when the database has none")
 	size := fs.String("size", "S", "bench: S (2,000 members, 200,000 deals) or M (10,000 members, 1,000,000 deals)")
 	out := fs.String("out", "bench-results", "bench: where the report is written")
+	minutes := fs.Float64("minutes", 10, "soak: how long the clients run")
+	clients := fs.Int("clients", 64, "soak: concurrent clients")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -211,6 +215,10 @@ func run(args []string) error {
 		return seedDemo(ctx, conn)
 	case "bench":
 		return bench.Run(ctx, conn, bench.Options{Size: *size, DatabaseURL: cfg.DatabaseURL, RedisURL: cfg.RedisURL, OutDir: *out})
+	case "soak":
+		_, err := bench.Soak(ctx, conn, bench.SoakOptions{Options: bench.Options{Size: *size, DatabaseURL: cfg.DatabaseURL,
+			RedisURL: cfg.RedisURL, OutDir: *out}, Duration: time.Duration(*minutes * float64(time.Minute)), Clients: *clients})
+		return err
 	case "serve":
 		if *seed {
 			if err := seedDemo(ctx, conn); err != nil {
@@ -219,7 +227,7 @@ func run(args []string) error {
 		}
 		return serve(ctx, cfg, conn)
 	}
-	return fmt.Errorf("unknown command %q: want serve, migrate or seed", cmd)
+	return fmt.Errorf("unknown command %q: want serve, migrate, seed, bench or soak", cmd)
 }
 
 func seedDemo(ctx context.Context, conn *sqlx.DB) error {

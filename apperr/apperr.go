@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"warden/access"
+	"warden/db"
 	"warden/records"
 )
 
@@ -100,7 +101,7 @@ func Code(err error) string {
 	if c := access.ErrorCode(err); c != "" {
 		return c
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) || db.IsUnavailable(err) {
 		return Unavailable
 	}
 	return Internal

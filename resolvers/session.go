@@ -191,7 +191,13 @@ func (s *session) changed(orgID int64) {
 func writeGraphQLError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(`{"errors":[{"message":` + quoteJSON(msg) + `,"extensions":{"code":"` + code + `"}}],"data":null}`))
+	retryable := ""
+	if status == http.StatusServiceUnavailable {
+		// A dependency is down: the same request can succeed shortly, as
+		// apperr.Present says of a resolver's UNAVAILABLE.
+		retryable = `,"retryable":true`
+	}
+	_, _ = w.Write([]byte(`{"errors":[{"message":` + quoteJSON(msg) + `,"extensions":{"code":"` + code + `"` + retryable + `}}],"data":null}`))
 }
 
 func quoteJSON(s string) string {
