@@ -77,8 +77,9 @@ var ErrTooLarge = errors.New("csvio: input too large")
 // Read parses a CSV with a header row. Every row is read: rows that cannot
 // be parsed (a stray quote, a cell count other than the header's) come back
 // as RowErrors, in order, and the well-formed rows as Rows. Blank lines, and
-// rows whose cells are all empty, are skipped. The header's cells are trimmed of surrounding spaces and a UTF-8
-// byte order mark. An input over the limits fails ErrTooLarge.
+// rows whose cells are all empty, are skipped. The header's cells are
+// trimmed of surrounding spaces and a UTF-8 byte order mark. An input over
+// the limits fails ErrTooLarge.
 func Read(data string, lim Limits) (header []string, rows []Row, errs []RowError, err error) {
 	if lim.MaxBytes > 0 && len(data) > lim.MaxBytes {
 		return nil, nil, nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), lim.MaxBytes)

@@ -9,7 +9,7 @@ import (
 	"warden/csvio"
 )
 
-func TestSafeText(t *testing.T) {
+func TestExportSafeText(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"", ""},
 		{"Acme", "Acme"},
@@ -28,7 +28,7 @@ func TestSafeText(t *testing.T) {
 	}
 }
 
-func TestRead(t *testing.T) {
+func TestImportRead(t *testing.T) {
 	type row = csvio.Row
 	type rerr = csvio.RowError
 	for _, tc := range []struct {
@@ -76,7 +76,7 @@ func TestRead(t *testing.T) {
 	}
 }
 
-func TestWriterRoundTrip(t *testing.T) {
+func TestExportImportRoundTrip(t *testing.T) {
 	var b strings.Builder
 	w := csvio.NewWriter(&b)
 	_ = w.Write([]string{"id", "name"})

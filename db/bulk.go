@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -151,14 +152,10 @@ func DeleteRecords(ctx context.Context, tx *sqlx.Tx, org int64, m access.Module,
 	return deleted, orphans, nil
 }
 
-// maxInsertParams bounds one multi-row INSERT's parameters (Postgres allows
-// 65,535).
-const maxInsertParams = 30000
-
-// InsertRecords inserts records of the module in the org, several rows per
-// statement, and returns the stored rows in input order. Every row may set
-// its own columns (keyed by column name, as for InsertRecord); a column a
-// row does not set takes its default. The ids are drawn from the records'
+// InsertRecords inserts records of the module in the org with COPY and
+// returns the stored rows in input order. Every row may set its own columns
+// (keyed by column name, as for InsertRecord); a column a row does not set
+// is NULL, its custom fields empty. The ids are drawn from the records'
 // sequence first, so each row's id is known before it is written.
 func InsertRecords(ctx context.Context, tx *sqlx.Tx, org int64, meta *records.Meta, rows []map[string]any) ([]records.Record, error) {
 	m, err := recordModelFor(meta)
@@ -168,7 +165,7 @@ func InsertRecords(ctx context.Context, tx *sqlx.Tx, org int64, meta *records.Me
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	union := map[string]any{}
+	union := map[string]any{"custom": nil}
 	for _, r := range rows {
 		for c := range r {
 			union[c] = nil
@@ -182,41 +179,72 @@ func InsertRecords(ctx context.Context, tx *sqlx.Tx, org int64, meta *records.Me
 	if err := sqlx.SelectContext(ctx, tx, &keys, `SELECT nextval('record_id_seq') FROM generate_series(1, $1)`, len(rows)); err != nil {
 		return nil, fmt.Errorf("insert %s: %w", meta.Module, err)
 	}
-	cols := "org_id, id, " + strings.Join(names, ", ")
-	perStatement := max(1, maxInsertParams/(len(names)+1))
-	out := make([]records.Record, 0, len(rows))
-	for start := 0; start < len(rows); start += perStatement {
-		end := min(start+perStatement, len(rows))
-		args := []any{org}
-		tuples := make([]string, 0, end-start)
-		for i := start; i < end; i++ {
-			args = append(args, keys[i])
-			cells := []string{"$1", fmt.Sprintf("$%d", len(args))}
-			for _, name := range names {
-				v, ok := rows[i][name]
-				if !ok {
-					cells = append(cells, "DEFAULT")
-					continue
-				}
-				args = append(args, recordWriteValue(v))
-				cells = append(cells, fmt.Sprintf("$%d", len(args)))
+	values := make([][]any, len(rows))
+	for i, r := range rows {
+		vals := make([]any, 0, len(names)+2)
+		vals = append(vals, org, keys[i])
+		for _, name := range names {
+			v, ok := r[name]
+			if !ok && name == "custom" {
+				v = records.JSONMap{}
 			}
-			tuples = append(tuples, "("+strings.Join(cells, ", ")+")")
-		}
-		got, err := insertReturning(ctx, tx, m, "INSERT INTO "+meta.Table+" ("+cols+") VALUES "+strings.Join(tuples, ", ")+
-			" RETURNING "+m.selectSQ, args)
-		if err != nil {
-			return nil, fmt.Errorf("insert %s: %w", meta.Module, err)
-		}
-		for i := start; i < end; i++ {
-			rec, ok := got[keys[i]]
-			if !ok {
-				return nil, fmt.Errorf("insert %s: row %d not returned", meta.Module, i)
+			cv, err := copyValue(recordWriteValue(v))
+			if err != nil {
+				return nil, fmt.Errorf("insert %s: %w", meta.Module, err)
 			}
-			out = append(out, rec)
+			vals = append(vals, cv)
+		}
+		values[i] = vals
+	}
+	if err := copyRows(ctx, tx, meta.Table, append([]string{"org_id", "id"}, names...), values); err != nil {
+		return nil, fmt.Errorf("insert %s: %w", meta.Module, err)
+	}
+	got, err := GetRecords(ctx, tx, org, meta, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]records.Record, len(rows))
+	for i, k := range keys {
+		if out[i] = got[k]; out[i] == nil {
+			return nil, fmt.Errorf("insert %s: row %d not stored", meta.Module, i)
 		}
 	}
 	return out, nil
+}
+
+// copyValue is a parameter as COPY's text format needs it: lib/pq would
+// send a driver.Valuer's []byte (jsonb) as bytea.
+func copyValue(v any) (any, error) {
+	if dv, ok := v.(driver.Valuer); ok {
+		x, err := dv.Value()
+		if err != nil {
+			return nil, err
+		}
+		v = x
+	}
+	if b, ok := v.([]byte); ok {
+		return string(b), nil
+	}
+	return v, nil
+}
+
+// copyRows loads rows into table with COPY, in the transaction.
+func copyRows(ctx context.Context, tx *sqlx.Tx, table string, cols []string, rows [][]any) error {
+	stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if _, err := stmt.ExecContext(ctx, r...); err != nil {
+			_ = stmt.Close()
+			return err
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		_ = stmt.Close()
+		return err
+	}
+	return stmt.Close()
 }
 
 func insertReturning(ctx context.Context, tx *sqlx.Tx, m *recordModel, s string, args []any) (map[int64]records.Record, error) {
