@@ -189,8 +189,10 @@ func (r *Resolver) updateCustomField(ctx context.Context, id string, input model
 				return err
 			}
 			for _, v := range removed {
-				if n := usage[v]; n > 0 {
-					return apperr.NewConflict("picklist value %q of %s is still stored on %s: change them first", v, cur.APIName, pluralRecords(n))
+				// No count in the message: it would tell how many records hold
+				// the value, visible to the caller or not.
+				if usage[v] > 0 {
+					return apperr.NewConflict("picklist value %q of %s is still stored on records: change them first", v, cur.APIName)
 				}
 			}
 		}
