@@ -4530,7 +4530,7 @@ extend type Mutation {
 extend type Profile {
   "The Standard profile: editable, never deleted."
   standard: Boolean!
-  "The profile's access to every field of the module. Needs manageProfiles, or holding the profile."
+  "The profile's setting for every field of the module, standard and custom. Needs manageProfiles, or holding the profile. (A module the profile cannot view is closed whatever its fields say.)"
   fieldPermissions(module: Module!): [FieldPermission!]!
 }
 
