@@ -367,14 +367,14 @@ func (l *load) stop() []result {
 
 // phaseStat summarises the requests that started in one phase.
 type phaseStat struct {
-	Name                                      string
-	Seconds                                   float64
-	Requests, OK, Retryable, Errors           int
-	Refused, Dropped                          int
-	P50, P99, Max                             float64 // ms, every request
-	FailP50, FailP99, FailMax                 float64 // ms, failed requests only
-	FirstErrors                               []string
-	ok, failed                                []time.Duration
+	Name                            string
+	Seconds                         float64
+	Requests, OK, Retryable, Errors int
+	Refused, Dropped                int
+	P50, P99, Max                   float64 // ms, every request
+	FailP50, FailP99, FailMax       float64 // ms, failed requests only
+	FirstErrors                     []string
+	ok, failed                      []time.Duration
 }
 
 // phases splits results by start time at the marks: phase i holds the
