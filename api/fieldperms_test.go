@@ -437,6 +437,26 @@ func TestFieldPermissionsBankAccount(t *testing.T) {
 			t.Errorf("the administrator's audit entry %v", n)
 		}
 	})
+	t.Run("an auditor who may not view the module reads none of its fields", func(t *testing.T) {
+		blind := o.pfProfile(aoObj{"name": "Blind Auditor", "setupPermissions": []string{"viewAuditLog"},
+			"modulePermissions": []aoObj{{"module": "DEALS", "view": true}}})
+		bob, _ := o.pfMember("bk-bob@example.com", "Bob Blind", aoStr(blind, "id"))
+		r := bkDo(t, env, bob, `{ auditLog(first: 50, filter: {targetType: "contacts"}) { edges { node { action before after } } } }`, nil)
+		var d aoObj
+		_ = json.Unmarshal(r.Data, &d)
+		edges, _ := aoPath(d, "auditLog", "edges").([]any)
+		if len(r.Errors) > 0 || len(edges) < 2 {
+			t.Fatalf("auditLog %s %+v", r.Data, r.Errors)
+		}
+		for _, e := range edges {
+			n := e.(aoObj)["node"].(aoObj)
+			for _, k := range []string{"before", "after"} {
+				if v, ok := n[k].(aoObj); ok && len(v) > 0 {
+					t.Errorf("%s of %s shows %v", k, n["action"], v)
+				}
+			}
+		}
+	})
 	t.Run("writing other custom fields keeps the hidden one", func(t *testing.T) {
 		bkDo(t, env, sam, `mutation($id: ID!) { updateContact(id: $id, input: {customFields: {nickname: "H."}}) { id } }`, aoObj{"id": contact})
 		var d aoObj
