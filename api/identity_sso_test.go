@@ -275,6 +275,17 @@ func TestSessionRefreshAndLogout(t *testing.T) {
 		recData(env, login(), sessViewerQ, nil) // signing in again works
 	})
 
+	t.Run("refreshing cannot stretch a sign-in past 30 days", func(t *testing.T) {
+		env := envFor(env, t)
+		c := env.Signup("sess-old@example.com", "Old")
+		if _, err := env.DB.Exec(`UPDATE sessions SET authenticated_at = now() - interval '31 days'
+			WHERE user_id = (SELECT id FROM users WHERE email = 'sess-old@example.com')`); err != nil {
+			t.Fatal(err)
+		}
+		recData(env, c, sessViewerQ, nil) // the token itself is still good
+		recFails(env, c, "UNAUTHENTICATED", sessRefreshQ, nil)
+	})
+
 	t.Run("expired and sessionless tokens are refused", func(t *testing.T) {
 		env := envFor(env, t)
 		var uid int64

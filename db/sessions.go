@@ -61,3 +61,11 @@ func RevokeUserSessions(ctx context.Context, q sqlx.ExecerContext, userID int64)
 	}
 	return res.RowsAffected()
 }
+
+// PurgeSessions deletes the user's sessions that expired more than a day
+// ago: past their expiry they only take space (their tokens are refused by
+// their own expiry too).
+func PurgeSessions(ctx context.Context, q sqlx.ExecerContext, userID int64) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND expires_at < now() - interval '1 day'`, userID)
+	return wrap(err, "purge sessions")
+}

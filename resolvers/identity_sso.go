@@ -41,7 +41,11 @@ func (r *Resolver) issueSession(ctx context.Context, q sqlx.ExecerContext, userI
 }
 
 // signedIn answers a sign-in: a new session, its token and the viewer.
+// Each sign-in also clears the user's long-expired sessions.
 func (r *Resolver) signedIn(ctx context.Context, u *db.User) (*model.AuthPayload, error) {
+	if err := db.PurgeSessions(ctx, r.DB, u.Key); err != nil {
+		return nil, err
+	}
 	token, exp, err := r.issueSession(ctx, r.DB, u.Key, time.Now())
 	if err != nil {
 		return nil, err

@@ -15,7 +15,7 @@ CREATE TABLE sessions (
     expires_at        timestamptz NOT NULL,
     revoked_at        timestamptz
 );
-CREATE INDEX sessions_user_idx ON sessions (user_id) WHERE revoked_at IS NULL;
+CREATE INDEX sessions_user_idx ON sessions (user_id, expires_at);
 
 -- An external identity (OpenID Connect issuer and subject) signs in as one
 -- user; a user has at most one subject per issuer.
