@@ -169,9 +169,9 @@ const (
 	password      = "correct horse battery staple"
 )
 
-// setupOrg builds the org through instance w's API (and SQL for adding the
+// setupOrg builds the org through the GraphQL API at url (and SQL for adding the
 // viewer, as apitest.AddMember does).
-func setupOrg(t testing.TB, w *wardenProc, dbURL string) *org {
+func setupOrg(t testing.TB, url, dbURL string) *org {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := db.Open(ctx, dbURL)
@@ -180,7 +180,6 @@ func setupOrg(t testing.TB, w *wardenProc, dbURL string) *org {
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	o := &org{conn: conn}
-	url := w.graphqlURL()
 	var su struct{ Signup struct{ Token string } }
 	mustPost(t, url, "", "", signupMut, map[string]any{"in": map[string]any{"email": "owner@faults.test", "name": "Owner", "password": password}}, &su)
 	o.owner = su.Signup.Token
@@ -204,7 +203,7 @@ func setupOrg(t testing.TB, w *wardenProc, dbURL string) *org {
 		}
 	}
 	mustPost(t, url, o.owner, o.id, shareMut, map[string]any{"ids": o.shared, "p": ids.Encode(ids.Member, o.viewerMember)}, nil)
-	if !o.sees(t, w, o.shared[0]) || o.sees(t, w, o.own[0]) {
+	if !o.sees(t, url, o.shared[0]) || o.sees(t, url, o.own[0]) {
 		t.Fatal("fixture: the viewer must see the shared deals and no other")
 	}
 	return o
@@ -253,11 +252,11 @@ func addMember(t testing.TB, conn *sqlx.DB, orgKey int64, email string) int64 {
 	return member
 }
 
-// sees asks instance w whether the viewer sees the deal.
-func (o *org) sees(t testing.TB, w *wardenProc, deal string) bool {
+// sees asks the GraphQL API at url whether the viewer sees the deal.
+func (o *org) sees(t testing.TB, url, deal string) bool {
 	t.Helper()
 	var out struct{ Deal *struct{ ID string } }
-	mustPost(t, w.graphqlURL(), o.viewer, o.id, dealQuery, map[string]any{"id": deal}, &out)
+	mustPost(t, url, o.viewer, o.id, dealQuery, map[string]any{"id": deal}, &out)
 	return out.Deal != nil
 }
 

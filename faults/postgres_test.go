@@ -19,7 +19,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	dbURL := pg.createDB(t, "warden")
 	a := startWarden(t, "A", dbURL, rd.url(), "faults:")
 	b := startWarden(t, "B", dbURL, rd.url(), "faults:")
-	o := setupOrg(t, a, dbURL)
+	o := setupOrg(t, a.graphqlURL(), dbURL)
 
 	l := startLoad(o, clients, false, a.graphqlURL(), b.graphqlURL())
 	t0 := l.started

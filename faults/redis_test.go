@@ -24,7 +24,7 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 	const prefix = "faults:"
 	a := startWarden(t, "A", dbURL, rd.url(), prefix)
 	b := startWarden(t, "B", dbURL, rd.url(), prefix)
-	o := setupOrg(t, a, dbURL)
+	o := setupOrg(t, a.graphqlURL(), dbURL)
 
 	// The grant revoked during the outage: visible on both instances
 	// first, so each holds an access state in which it is granted.
@@ -34,7 +34,7 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 	viewer := ids.Encode(ids.Member, o.viewerMember)
 	mustPost(t, a.graphqlURL(), o.owner, o.id, shareMut, map[string]any{"ids": []string{revoked}, "p": viewer}, nil)
 	for _, w := range []*wardenProc{a, b} {
-		if !o.sees(t, w, revoked) {
+		if !o.sees(t, w.graphqlURL(), revoked) {
 			t.Fatalf("instance %s: the viewer does not see the shared deal before the outage", w.name)
 		}
 	}
@@ -48,7 +48,7 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 	time.Sleep(phase / 2)
 	mustPost(t, a.graphqlURL(), o.owner, o.id, revokeMut, map[string]any{"ids": []string{revoked}, "p": viewer}, nil)
 	for _, w := range []*wardenProc{a, b} {
-		if o.sees(t, w, revoked) {
+		if o.sees(t, w.graphqlURL(), revoked) {
 			t.Errorf("instance %s serves a grant revoked while Redis is down", w.name)
 		}
 	}
@@ -68,7 +68,7 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 		}
 	}
 	for _, w := range []*wardenProc{a, b} {
-		if o.sees(t, w, revoked) {
+		if o.sees(t, w.graphqlURL(), revoked) {
 			t.Errorf("instance %s serves the revoked grant after Redis is back", w.name)
 		}
 	}
@@ -105,7 +105,7 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", rd.port)})
 	defer rdb.Close()
 	c := startWarden(t, "C", dbURL, rd.url(), prefix)
-	o.sees(t, c, o.shared[0])
+	o.sees(t, c.graphqlURL(), o.shared[0])
 	key := prefix + "org:" + strconv.FormatInt(o.key, 10) + ":state"
 	stored := false
 	for deadline := time.Now().Add(10 * time.Second); !stored && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -116,7 +116,7 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 		t.Errorf("instance C did not store the org's state in Redis (%s)", key)
 	}
 	d := startWarden(t, "D", dbURL, rd.url(), prefix)
-	if !o.sees(t, d, o.shared[0]) || o.sees(t, d, revoked) {
+	if !o.sees(t, d.graphqlURL(), o.shared[0]) || o.sees(t, d.graphqlURL(), revoked) {
 		t.Error("instance D, warmed from Redis, answers wrongly")
 	}
 	md := d.metrics(t)

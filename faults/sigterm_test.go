@@ -17,7 +17,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	dbURL := pg.createDB(t, "warden")
 	a := startWarden(t, "A", dbURL, rd.url(), "faults:")
 	b := startWarden(t, "B", dbURL, rd.url(), "faults:")
-	o := setupOrg(t, b, dbURL)
+	o := setupOrg(t, b.graphqlURL(), dbURL)
 
 	l := startLoad(o, clients, true, a.graphqlURL(), b.graphqlURL())
 	t0 := l.started
