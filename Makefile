@@ -2,6 +2,7 @@
 #
 #   make run      start Postgres/Redis if needed, then migrate, seed and serve (:8080)
 #   make test     start Postgres/Redis if needed, then go test -race ./... and a short fuzz run
+#                 (installs Debian's chromium, when missing and possible, for the playground's browser test)
 #   make fuzz     every fuzz target for FUZZTIME (default 1m) each
 #   make soak     64 clients on the bench org for 10 minutes (bench-results/soak.md)
 #   make faults   the fault scenarios under load, long version
@@ -66,6 +67,7 @@ build:
 
 test:
 	@DATABASE_URL='$(WARDEN_TEST_DATABASE_URL)' REDIS_URL='$(WARDEN_TEST_REDIS_URL)' scripts/services.sh >/dev/null
+	@scripts/browser.sh
 	@race=""; \
 	case "$(RACE)" in \
 	  0|no|false) ;; \
@@ -94,12 +96,15 @@ soak: services
 	DATABASE_URL='$(DATABASE_URL)' REDIS_URL='$(REDIS_URL)' $(GO) run . soak --size $(SIZE) --minutes $(SOAK_MINUTES) --clients $(SOAK_CLIENTS)
 
 # Faults (Redis, Postgres, SIGTERM, interrupted mutations) under load, long
-# version: FAULTS_SECONDS of load around each fault. `make test` runs the
-# short version.
+# version: 64 clients, FAULTS_SECONDS of load before, during and after each
+# fault; figures in bench-results/faults.md. `make test` runs the short version.
 FAULTS_SECONDS ?= 60
 faults:
 	@DATABASE_URL='$(WARDEN_TEST_DATABASE_URL)' REDIS_URL='$(WARDEN_TEST_REDIS_URL)' scripts/services.sh >/dev/null
-	WARDEN_FAULTS_LONG=1 WARDEN_FAULTS_SECONDS=$(FAULTS_SECONDS) $(GO) test -count=1 -v -timeout 60m ./faults/
+	@printf '# Warden faults under load\n\nRun %s: make faults FAULTS_SECONDS=$(FAULTS_SECONDS) (go test ./faults/, long version).\n' \
+	  "$$(date -u +%Y-%m-%dT%H:%M:%SZ)" > bench-results/faults.md
+	WARDEN_FAULTS_LONG=1 WARDEN_FAULTS_SECONDS=$(FAULTS_SECONDS) WARDEN_FAULTS_REPORT='$(CURDIR)/bench-results/faults.md' \
+	  $(GO) test -count=1 -v -timeout 60m ./faults/
 
 generate:
 	$(GO) generate ./...

@@ -18,7 +18,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
+	gqlplayground "github.com/99designs/gqlgen/graphql/playground"
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -33,6 +33,7 @@ import (
 	"warden/cache"
 	"warden/db"
 	"warden/graph"
+	"warden/playground"
 	"warden/ratelimit"
 	"warden/resolvers"
 )
@@ -102,7 +103,8 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("/graphql", withCORS(d.CORSOrigins, limitBody(d.Limits.MaxBodyBytes, withTimeout(d.Limits.RequestTimeout, gql))))
 	if d.Playground {
 		mux.Handle("/playground", playground.Handler("Warden", "/graphql",
-			playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer <token from login>", "X-Org-ID": "<org id>"})))
+			gqlplayground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer <token from login>", "X-Org-ID": "<org id>"})))
+		mux.Handle(playground.AssetsPath, playground.Assets())
 		mux.Handle("/{$}", http.RedirectHandler("/playground", http.StatusFound))
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
