@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -494,7 +495,7 @@ func (op sweepOp) call(args [][2]any, mode int, org string, selection string) st
 
 // sweepOrgFingerprint is everything stored for the org: every table with an
 // org_id column, the org's row (its security version included) and the
-// identities of its members.
+// identities of its members; one statement.
 func sweepOrgFingerprint(env *apitest.Env, org int64) string {
 	env.T.Helper()
 	var tables []string
@@ -502,23 +503,26 @@ func sweepOrgFingerprint(env *apitest.Env, org int64) string {
 		WHERE table_schema = current_schema() AND column_name = 'org_id' ORDER BY table_name`); err != nil {
 		env.T.Fatal(err)
 	}
-	var b strings.Builder
+	parts := []string{
+		`SELECT 'orgs', (SELECT t::text FROM orgs t WHERE id = $1)`,
+		`SELECT 'users', (SELECT coalesce(string_agg(u::text, '|' ORDER BY u.id), '') FROM users u
+			WHERE u.id IN (SELECT user_id FROM members WHERE org_id = $1))`,
+	}
 	for _, t := range tables {
-		var h string
-		if err := env.DB.Get(&h, `SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM "`+t+`" t WHERE org_id = $1`, org); err != nil {
-			env.T.Fatalf("fingerprint %s: %v", t, err)
-		}
-		b.WriteString(t + "=" + h + "\n")
+		parts = append(parts, `SELECT '`+t+`', (SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM "`+t+`" t WHERE org_id = $1)`)
 	}
-	var row, users string
-	if err := env.DB.Get(&row, `SELECT t::text FROM orgs t WHERE id = $1`, org); err != nil {
+	var rows []struct {
+		Name string `db:"name"`
+		Hash string `db:"hash"`
+	}
+	if err := env.DB.Select(&rows, `SELECT * FROM (`+strings.Join(parts, " UNION ALL ")+`) f(name, hash)`, org); err != nil {
 		env.T.Fatal(err)
 	}
-	if err := env.DB.Get(&users, `SELECT coalesce(string_agg(u::text, '|' ORDER BY u.id), '') FROM users u
-		WHERE u.id IN (SELECT user_id FROM members WHERE org_id = $1)`, org); err != nil {
-		env.T.Fatal(err)
+	var b strings.Builder
+	for _, r := range rows {
+		b.WriteString(r.Name + "=" + r.Hash + "\n")
 	}
-	return b.String() + "orgs=" + row + "\nusers=" + users
+	return b.String()
 }
 
 // sweepKindTables name where a kind's rows live, to take one of B's.
@@ -585,8 +589,30 @@ func TestIsolationSweep(t *testing.T) {
 	bIDs := sweepIDs(env, b, sweepPopulate(env, b, "Bravo"))
 	a := aoNewOrg(env, "alpha-admin@example.com", "Alpha Org")
 	aIDs := sweepIDs(env, a, sweepPopulate(env, a, "Alpha"))
-	before := sweepOrgFingerprint(env, b.key)
 
+	t.Run("outsider", func(t *testing.T) {
+		sweepRun(envFor(env, t), s, a, b, a.admin, aIDs, bIDs)
+	})
+
+	// The same attacker once also a Standard member of B: acting in A, B's
+	// ids must still be nothing (no path may resolve them in B, the org
+	// where the user could see them). B's org id itself is now the user's
+	// to name, so org ids come from an org C they are not in.
+	b.must(b.admin, `mutation($in: AddMemberInput!) { addMember(input: $in) { id } }`, obj{"in": obj{
+		"email": "alpha-admin@example.com", "name": "x", "roleId": b.topRole, "profileId": b.stdPrf}})
+	c := aoNewOrg(env, "charlie-admin@example.com", "Charlie Org")
+	bothIDs := maps.Clone(bIDs)
+	bothIDs["org"] = c.id
+	t.Run("member of both", func(t *testing.T) {
+		sweepRun(envFor(env, t), s, a, b, a.admin, aIDs, bothIDs)
+	})
+}
+
+// sweepRun sweeps every operation as attacker, acting in a, with the ids of
+// bIDs (b's, save where said otherwise).
+func sweepRun(env *apitest.Env, s *ast.Schema, a, b *aoOrg, attacker apitest.Caller, aIDs, bIDs map[string]string) {
+	t := env.T.(*testing.T)
+	before := sweepOrgFingerprint(env, b.key)
 	var unbuildable []string
 	swept := 0
 	for _, op := range sweepOps(s) {
@@ -659,8 +685,8 @@ func TestIsolationSweep(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					env := envFor(env, t)
 					t.Log(op.call(args, sweepForeign, a.id, sel))
-					missing := env.Do(a.admin, op.call(args, sweepMissing, a.id, sel), nil)
-					foreign := env.Do(a.admin, op.call(args, sweepForeign, a.id, sel), nil)
+					missing := env.Do(attacker, op.call(args, sweepMissing, a.id, sel), nil)
+					foreign := env.Do(attacker, op.call(args, sweepForeign, a.id, sel), nil)
 					recNoLeak(t, foreign)
 					t.Logf("answer: %v %s", foreign.Errors, foreign.Data)
 					body, _ := json.Marshal(foreign)
