@@ -166,6 +166,7 @@ const (
 	selRows  listSelection = iota // the page's rows, ordered, after pos, limited
 	selCount                      // count(*)
 	selIDs                        // the ids, unordered
+	selKeys                       // the ids and sort keys, ordered, after pos, limited
 )
 
 // build compiles a list query: the filter, the sparse candidate set and, for
@@ -204,7 +205,14 @@ func (l *lister) build(sel listSelection, pos *keysetPos, limit int) (listQuery,
 		}
 		where = append(where, a)
 	}
-	s := "SELECT " + l.m.selectSQ + " FROM " + l.p.Meta.Table + " WHERE " + strings.Join(where, " AND ") +
+	cols := l.m.selectSQ
+	if sel == selKeys {
+		cols = "id"
+		for _, k := range keys {
+			cols += ", " + k.sql
+		}
+	}
+	s := "SELECT " + cols + " FROM " + l.p.Meta.Table + " WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY " + listOrderBySQL(keys) + " LIMIT " + b.bind(limit)
 	return listQuery{sql: s, args: b.args, keys: keys}, nil
 }
@@ -245,6 +253,11 @@ func (l *lister) rows(ctx context.Context) ([]records.Record, bool, error) {
 // visible rows until need of them are found or the rows run out. A chunk is
 // sized to hold the rows still needed at the density seen so far (at first,
 // the bitmap's cardinality over its id span), with a margin of 1.5.
+//
+// The scan reads only ids and sort keys (a narrow row, often from the
+// index alone); the records themselves are read afterwards, by id, for the
+// few kept. Decoding every scanned record was most of a manager's list:
+// at 5% density a page of 50 scans a thousand rows.
 func (l *lister) denseRows(ctx context.Context, need int) ([]records.Record, error) {
 	bm := l.p.Visible.IDs
 	density := 1.0
@@ -257,40 +270,148 @@ func (l *lister) denseRows(ctx context.Context, need int) ([]records.Record, err
 		density = float64(bm.GetCardinality()) / span
 	}
 	pos := l.start()
-	var out []records.Record
+	var keep []int64
 	scanned := 0
-	for {
+	for len(keep) < need {
 		density = min(max(density, 1e-6), 1)
-		chunk := int(min(math.Ceil(float64(need-len(out))/density*1.5), float64(denseChunkMax)))
+		chunk := int(min(math.Ceil(float64(need-len(keep))/density*1.5), float64(denseChunkMax)))
 		chunk = min(max(chunk, denseChunkMin), denseChunkMax)
-		bq, err := l.build(selRows, pos, chunk)
+		bq, err := l.build(selKeys, pos, chunk)
 		if err != nil {
 			return nil, err
 		}
-		rows, err := l.fetch(ctx, bq)
+		rows, err := scanKeys(ctx, l.q, bq)
 		if err != nil {
 			return nil, err
 		}
 		scanned += len(rows)
 		for _, r := range rows {
-			if id := r.Base().Key; id >= 0 && id <= math.MaxUint32 && bm.Contains(uint32(id)) {
-				out = append(out, r)
-				if len(out) == need {
-					return out, nil
+			if r.id >= 0 && r.id <= math.MaxUint32 && bm.Contains(uint32(r.id)) {
+				keep = append(keep, r.id)
+				if len(keep) == need {
+					break
 				}
 			}
 		}
 		if len(rows) < chunk {
-			return out, nil // the table is exhausted
+			break // the table is exhausted
 		}
-		p := keysetPosOf(l.m, rows[len(rows)-1], bq.keys)
-		pos = &p
-		if len(out) > 0 {
-			density = float64(len(out)) / float64(scanned)
+		pos = &rows[len(rows)-1]
+		if len(keep) > 0 {
+			density = float64(len(keep)) / float64(scanned)
 		} else {
 			density /= 4
 		}
 	}
+	return l.fetchInOrder(ctx, keep)
+}
+
+// scanKeys runs a selKeys query: each row's id and typed sort key values,
+// which are also its keyset position.
+func scanKeys(ctx context.Context, q Queryer, bq listQuery) ([]keysetPos, error) {
+	rows, err := q.QueryxContext(ctx, bq.sql, bq.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []keysetPos
+	dest := make([]any, 1+len(bq.keys))
+	holders := make([]keyHolder, len(bq.keys))
+	for rows.Next() {
+		var pos keysetPos
+		dest[0] = &pos.id
+		for i, k := range bq.keys {
+			dest[i+1] = holders[i].target(k.kind)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		pos.values = make([]any, len(bq.keys))
+		for i, k := range bq.keys {
+			pos.values[i] = holders[i].value(k.kind)
+		}
+		out = append(out, pos)
+	}
+	return out, rows.Err()
+}
+
+// keyHolder scans one sort key of a kind orderKeys allows.
+type keyHolder struct {
+	s sql.NullString
+	f sql.NullFloat64
+	i sql.NullInt64
+	b sql.NullBool
+	t sql.NullTime
+}
+
+func (h *keyHolder) target(k records.Kind) any {
+	switch k {
+	case records.KindString:
+		return &h.s
+	case records.KindFloat:
+		return &h.f
+	case records.KindInt:
+		return &h.i
+	case records.KindBool:
+		return &h.b
+	}
+	return &h.t // KindDate, KindTime
+}
+
+func (h *keyHolder) value(k records.Kind) any {
+	switch k {
+	case records.KindString:
+		if h.s.Valid {
+			return h.s.String
+		}
+	case records.KindFloat:
+		if h.f.Valid {
+			return h.f.Float64
+		}
+	case records.KindInt:
+		if h.i.Valid {
+			return h.i.Int64
+		}
+	case records.KindBool:
+		if h.b.Valid {
+			return h.b.Bool
+		}
+	case records.KindDate:
+		if h.t.Valid {
+			return records.Date{Time: h.t.Time}
+		}
+	default:
+		if h.t.Valid {
+			return h.t.Time
+		}
+	}
+	return nil
+}
+
+// fetchInOrder reads the records of ids (of this org) in the order given.
+// A record deleted since the scan is left out.
+func (l *lister) fetchInOrder(ctx context.Context, ids []int64) ([]records.Record, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := l.fetch(ctx, listQuery{
+		sql:  "SELECT " + l.m.selectSQ + " FROM " + l.p.Meta.Table + " WHERE org_id = $1 AND id = ANY($2::bigint[])",
+		args: []any{l.p.Org, pq.Array(ids)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]records.Record, len(rows))
+	for _, r := range rows {
+		byID[r.Base().Key] = r
+	}
+	out := make([]records.Record, 0, len(ids))
+	for _, id := range ids {
+		if r, ok := byID[id]; ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func (l *lister) fetch(ctx context.Context, bq listQuery) ([]records.Record, error) {

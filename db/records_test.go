@@ -15,6 +15,7 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"warden/access"
 	"warden/db"
@@ -1325,6 +1326,20 @@ func TestListRecordsQueries(t *testing.T) {
 			}
 		}
 	}
+	// sendsAtMost: no statement carries more than a page of ids (First
+	// is 10 here, plus the lookahead row): the dense plan never sends
+	// the visible set.
+	sendsAtMost := func(page int) check {
+		return func(t *testing.T, stmts []recorded) {
+			for _, s := range stmts {
+				for _, a := range s.args {
+					if arr, ok := a.(*pq.Int64Array); ok && len(*arr) > page+1 {
+						t.Errorf("a statement carries %d ids: %s", len(*arr), s.sql)
+					}
+				}
+			}
+		}
+	}
 	count := func(n int) check {
 		return func(t *testing.T, stmts []recorded) {
 			if len(stmts) != n {
@@ -1347,19 +1362,23 @@ func TestListRecordsQueries(t *testing.T) {
 			[]check{count(1), contains(0, "id = ANY("), lacks("count(")}},
 		{"sparse, filter: candidate ids in both", 10000, db.ListParams{Visible: db.Visible{IDs: every(3)}, WantCount: true, Filter: fc(D, "amount", "gt", 3.0)},
 			[]check{count(2), contains(0, "id = ANY("), contains(1, "count(*)", "id = ANY(")}},
-		{"dense, no filter: count is the cardinality", 0, db.ListParams{Visible: db.Visible{IDs: every(2)}, WantCount: true},
-			[]check{count(1), lacks("ANY("), lacks("count(")}},
+		{"dense, no filter: a narrow scan, the page's rows by id, count is the cardinality", 0, db.ListParams{Visible: db.Visible{IDs: every(2)}, WantCount: true},
+			[]check{count(2), contains(0, "SELECT id FROM deals", "ORDER BY id DESC"), contains(1, "id = ANY("), sendsAtMost(10), lacks("count(")}},
 		{"dense, filter: ids streamed", 0, db.ListParams{Visible: db.Visible{IDs: every(2)}, WantCount: true, Filter: fc(D, "amount", "gt", 3.0)},
-			[]check{count(2), contains(1, "SELECT id FROM deals"), lacks("count(")}},
+			[]check{count(3), contains(2, "SELECT id FROM deals"), sendsAtMost(10), lacks("count(")}},
 		{"dense, rare rows: several chunks", 0, db.ListParams{Visible: db.Visible{IDs: roaring.BitmapOf(uint32(ids[0]), uint32(ids[len(ids)-1]))},
 			Order: records.Order{asc(D, "amount")}},
 			[]check{func(t *testing.T, stmts []recorded) {
 				// 500 rows in chunks of at most 100 (set below), then an
-				// empty one that finds the end.
-				if len(stmts) != 6 {
-					t.Errorf("%d statements, want 6 chunks", len(stmts))
+				// empty one that finds the end; then the two rows by id.
+				if len(stmts) != 7 {
+					t.Errorf("%d statements, want 6 chunks and a fetch", len(stmts))
+					return
 				}
-				for i, s := range stmts[1:] {
+				if !strings.HasPrefix(stmts[0].sql, "SELECT id, amount FROM deals") {
+					t.Errorf("the scan reads more than ids and sort keys: %s", stmts[0].sql)
+				}
+				for i, s := range stmts[1:6] {
 					if !strings.Contains(s.sql, "amount > $") {
 						t.Errorf("chunk %d does not continue from the last row: %s", i+1, s.sql)
 					}
