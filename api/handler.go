@@ -305,6 +305,7 @@ func registerCacheMetrics(reg *prometheus.Registry, st *cache.Stats) {
 		"warden_access_state_redis_misses_total": &st.RedisMisses,
 		"warden_access_state_redis_errors_total": &st.RedisErrors,
 		"warden_access_state_redis_stale_total":  &st.RedisStale,
+		"warden_access_state_visible_hits_total": &st.VisibleHits,
 		"warden_access_state_builds_total":       &st.Builds,
 		"warden_access_state_catchups_total":     &st.CatchUps,
 	} {

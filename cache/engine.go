@@ -41,6 +41,8 @@ type orgState struct {
 	data   access.OrgData // what snap was built from, for the Redis copy
 	stored int64          // the version last written to Redis
 	ready  atomic.Bool    // published at least once: worth catching up in the background
+
+	visible visibleCache // visible sets of this state, by member and module
 }
 
 // NewEngine returns an engine reading from the database.

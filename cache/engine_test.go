@@ -337,7 +337,7 @@ func compareEngine(ctx context.Context, eng *cache.Engine, b *bruteOrg) (int, []
 	checks := 0
 	for _, mem := range b.data.Members {
 		for _, m := range access.Modules {
-			vs := snap.VisibleSet(ix, mem.ID, m)
+			vs := eng.VisibleSet(b.id, snap, ix, mem.ID, m) // through the cross-request cache
 			readable := 0
 			for _, r := range b.recs[m] {
 				ref := access.RecordRef{Module: m, ID: r.id}

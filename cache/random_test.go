@@ -126,7 +126,7 @@ func TestRandomServedPath(t *testing.T) {
 				mod := access.Modules[r.Intn(len(access.Modules))]
 				// Only exercise: the index is updated in place, so a reader's
 				// snapshot and index may be a change apart and need not agree.
-				vs := snap.VisibleSet(ix, mem, mod)
+				vs := incremental.VisibleSet(org, snap, ix, mem, mod)
 				ix.Records(mod).Iterate(func(id uint32) bool {
 					if f, ok := ix.Facts(mod, int64(id)); ok && vs.Contains(int64(id)) {
 						snap.Explain(mem, f)

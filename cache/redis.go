@@ -39,6 +39,8 @@ type Stats struct {
 	// RedisStale counts copies discarded because the database does not
 	// know the history they were taken from.
 	RedisStale atomic.Int64
+	// VisibleHits counts visible sets reused rather than computed.
+	VisibleHits atomic.Int64
 }
 
 type storedState struct {

@@ -19,7 +19,12 @@ func (sc *scope) visibleSet(m access.Module) access.VisibleSet {
 	if v, ok := sc.visible[m]; ok {
 		return v
 	}
-	v := sc.snap.VisibleSet(sc.index, sc.member.Key, m)
+	var v access.VisibleSet
+	if sc.engine != nil {
+		v = sc.engine.VisibleSet(sc.org.Key, sc.snap, sc.index, sc.member.Key, m)
+	} else {
+		v = sc.snap.VisibleSet(sc.index, sc.member.Key, m) // a trial state, not the engine's
+	}
 	sc.visible[m] = v
 	return v
 }

@@ -13,6 +13,7 @@ import (
 	"warden/access"
 	"warden/apperr"
 	"warden/auth"
+	"warden/cache"
 	"warden/dataloaders"
 	"warden/db"
 	"warden/ids"
@@ -35,10 +36,13 @@ type session struct {
 // scope is the caller acting in one org: their membership, the org's access
 // state at the version read for this request, and the org's loaders.
 type scope struct {
-	org     *db.Org
-	member  *db.Member
-	snap    *access.Snapshot
-	index   *access.Index
+	org    *db.Org
+	member *db.Member
+	snap   *access.Snapshot
+	index  *access.Index
+	// engine handed out snap and index (nil for a trial state): it
+	// remembers visible sets across requests.
+	engine  *cache.Engine
 	loaders *dataloaders.Loaders
 	conn    *sqlx.DB
 	// cursors sign and check this viewer's cursors in this org.
@@ -171,7 +175,7 @@ func (s *session) scope(ctx context.Context, orgID int64) (*scope, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc := &scope{org: org, member: m, snap: snap, index: ix,
+	sc := &scope{org: org, member: m, snap: snap, index: ix, engine: s.r.Engine,
 		conn: s.r.DB, loaders: dataloaders.New(s.r.DB, orgID), visible: map[access.Module]access.VisibleSet{},
 		cursors: s.r.Cursors.ForViewer(m.Key)}
 	s.scopes[orgID] = sc
