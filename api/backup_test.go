@@ -139,7 +139,11 @@ func TestBackupAndRestoreKeepEveryRecordAndGrant(t *testing.T) {
 	hidden := firstInvisibleDeal(t, first, owner, rita)
 	first.Must(owner, `mutation($ids: [ID!]!, $p: ID!) { shareRecords(module: DEALS, recordIds: $ids, shares: [{principal: {type: USER, id: $p}, access: READ_ONLY}]) { access } }`,
 		map[string]any{"ids": []string{hidden}, "p": memberIDOf(t, first, rita)}, nil)
-	var deleted struct{ Leads struct{ Edges []struct{ Node struct{ ID string } } } }
+	var deleted struct {
+		Leads struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
+	}
 	first.Must(owner, `{ leads(first: 1) { edges { node { id } } } }`, nil, &deleted)
 	first.Must(owner, `mutation($id: ID!) { deleteLead(id: $id) }`, map[string]any{"id": deleted.Leads.Edges[0].Node.ID}, nil)
 	if reflect.DeepEqual(accessView(t, serve()), wantView) {
@@ -181,7 +185,9 @@ func loginDemo(t *testing.T, env *apitest.Env, email string) apitest.Caller {
 
 func memberIDOf(t *testing.T, env *apitest.Env, c apitest.Caller) string {
 	t.Helper()
-	var out struct{ Viewer struct{ Member struct{ ID string } } }
+	var out struct {
+		Viewer struct{ Member struct{ ID string } }
+	}
 	env.Must(c, `{ viewer { member { id } } }`, nil, &out)
 	return out.Viewer.Member.ID
 }
@@ -189,7 +195,11 @@ func memberIDOf(t *testing.T, env *apitest.Env, c apitest.Caller) string {
 // firstInvisibleDeal is a deal the owner sees and the other caller does not.
 func firstInvisibleDeal(t *testing.T, env *apitest.Env, owner, other apitest.Caller) string {
 	t.Helper()
-	var all struct{ Deals struct{ Edges []struct{ Node struct{ ID string } } } }
+	var all struct {
+		Deals struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
+	}
 	env.Must(owner, `{ deals(first: 100) { edges { node { id } } } }`, nil, &all)
 	for _, e := range all.Deals.Edges {
 		var one struct{ Deal *struct{ ID string } }
