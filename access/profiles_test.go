@@ -102,7 +102,9 @@ func TestFieldPermissionsValidateSettings(t *testing.T) {
 	snap := profileOrg(t)
 	const ada, pam = 10, 11
 	known := []string{"id", "owner", "createdBy", "createdAt", "updatedAt", "firstName", "lastName", "bankAccountNumber", "bankAccount"}
-	set := func(f string, a access.FieldAccess) []access.FieldSetting { return []access.FieldSetting{{Field: f, Access: a}} }
+	set := func(f string, a access.FieldAccess) []access.FieldSetting {
+		return []access.FieldSetting{{Field: f, Access: a}}
+	}
 	cases := []struct {
 		name     string
 		actor    int64
