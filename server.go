@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -61,6 +62,10 @@ type config struct {
 	RateLimits  api.RateLimits
 	Login       ratelimit.LoginPolicy
 	CORSOrigins []string
+	// ShutdownDrain is how long a SIGTERM'd server keeps serving, with
+	// readiness failing and connections closed after each response,
+	// before it stops accepting.
+	ShutdownDrain time.Duration
 }
 
 func loadConfig() (config, error) {
@@ -77,6 +82,11 @@ func loadConfig() (config, error) {
 		return c, fmt.Errorf("TOKEN_TTL: want a duration of at least 1m, such as 12h")
 	}
 	c.TokenTTL = ttl
+	drain, err := time.ParseDuration(env("SHUTDOWN_DRAIN", "2s"))
+	if err != nil || drain < 0 || drain > time.Minute {
+		return c, fmt.Errorf("SHUTDOWN_DRAIN: want a duration from 0s to 1m, such as 2s")
+	}
+	c.ShutdownDrain = drain
 	c.Playground = env("PLAYGROUND", map[bool]string{true: "false", false: "true"}[c.Production]) == "true"
 	if err := c.LogLevel.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: want debug, info, warn or error")
@@ -270,7 +280,8 @@ func serve(ctx context.Context, cfg config, conn *sqlx.DB) error {
 	}
 	h := api.NewHandler(api.Deps{Resolver: res, DB: conn, Redis: rdb, Limits: cfg.Limits,
 		Production: cfg.Production, Playground: cfg.Playground, RateLimits: cfg.RateLimits, CORSOrigins: cfg.CORSOrigins})
-	srv := &http.Server{Addr: cfg.ListenAddr, Handler: h, ReadHeaderTimeout: 10 * time.Second,
+	var draining atomic.Bool
+	srv := &http.Server{Addr: cfg.ListenAddr, Handler: drainable(&draining, h), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -280,7 +291,15 @@ func serve(ctx context.Context, cfg config, conn *sqlx.DB) error {
 		return err
 	case <-ctx.Done():
 	}
-	// SIGTERM: stop accepting, let in-flight requests finish.
+	// SIGTERM: first drain (readiness fails, every response closes its
+	// connection), so that clients and load balancers stop reusing
+	// keep-alive connections while the server still reads them; then stop
+	// accepting and let in-flight requests finish. Closing a keep-alive
+	// connection at once races a client sending its next request on it,
+	// which then gets no answer.
+	draining.Store(true)
+	slog.Info("warden draining", "for", cfg.ShutdownDrain.String())
+	time.Sleep(cfg.ShutdownDrain)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -288,6 +307,23 @@ func serve(ctx context.Context, cfg config, conn *sqlx.DB) error {
 	}
 	slog.Info("warden stopped")
 	return nil
+}
+
+// drainable answers /readyz with 503 and closes each connection after its
+// response while draining is set.
+func drainable(draining *atomic.Bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+			if r.URL.Path == "/readyz" {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(`{"status":"draining"}`))
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // cursorKey derives the cursor-signing key from the token secret, so one

@@ -131,6 +131,7 @@ func Present(ctx context.Context, err error) *gqlerror.Error {
 		slog.ErrorContext(ctx, "internal error", "err", err, "path", out.Path.String())
 		out.Message = "internal error"
 	case Unavailable:
+		slog.WarnContext(ctx, "unavailable", "err", err, "path", out.Path.String())
 		out.Message = "the server is busy or a dependency is unavailable; retry shortly"
 	default:
 		out.Message = clientMessage(err)

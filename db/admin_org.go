@@ -20,9 +20,16 @@ import (
 // they validate, so no other access change of the org can commit in between
 // (they all bump the version on this row): with OrgChangedSince, a write
 // knows that the state it validated against is the state it changes.
+//
+// FOR NO KEY UPDATE, not FOR UPDATE: it conflicts with the version bump
+// (an UPDATE of a non-key column) as it must, but not with the FOR KEY
+// SHARE locks that every insert's foreign key check takes on the org row.
+// Under a steady stream of record writes those share locks overlap without
+// a gap, and a FOR UPDATE waiter was starved past the request timeout
+// (faults.TestRedisRestartUnderLoad with 64 clients).
 func LockOrg(ctx context.Context, tx *sqlx.Tx, orgID int64) (int64, error) {
 	var v int64
-	err := sqlx.GetContext(ctx, tx, &v, `SELECT security_version FROM orgs WHERE id = $1 FOR UPDATE`, orgID)
+	err := sqlx.GetContext(ctx, tx, &v, `SELECT security_version FROM orgs WHERE id = $1 FOR NO KEY UPDATE`, orgID)
 	return v, notFound(err, "lock org")
 }
 

@@ -320,6 +320,13 @@ func TestInterruptedMutationAllOrNothing(t *testing.T) {
 		}},
 	}
 	attempt := 0
+	var table strings.Builder
+	table.WriteString("\n### Mutations interrupted at every point\n\n")
+	table.WriteString("| mutation | fault points | rows of a whole run | faults injected | wrote all | wrote nothing | partial | answered ok |\n|---|---|---|---|---|---|---|---|\n")
+	defer func() {
+		table.WriteString("\nFaults: the request's context cancelled (as a client hanging up or the request timeout does), and the connection to Postgres closed under the statement (as a network failure or a killed backend does), at each point of the request: a statement, a transaction's start or its commit. Rows counted in the org: deals, record_shares, sharing_rules, security_changes, audit_log. An attempt that wrote everything but was not answered ok met its fault after the commit.\n")
+		appendReport(t, table.String())
+	}()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			// A clean run: how many points the request passes, and what it writes.
@@ -336,7 +343,7 @@ func TestInterruptedMutationAllOrNothing(t *testing.T) {
 			if want["audit_log"] == 0 {
 				t.Fatalf("clean run wrote no audit entry: %v", want)
 			}
-			var all, none, okAnswers int
+			var all, none, partial, okAnswers int
 			for _, mode := range []faultMode{faultCancel, faultKill} {
 				for k := 1; k <= points; k++ {
 					attempt++
@@ -353,6 +360,7 @@ func TestInterruptedMutationAllOrNothing(t *testing.T) {
 					case got.zero():
 						none++
 					default:
+						partial++
 						t.Errorf("%s at point %d of %d: partial write %v (whole: %v); answer: %s %s", mode, k, points, got, want, outcome, detail)
 					}
 					if outcome == outOK {
@@ -369,8 +377,8 @@ func TestInterruptedMutationAllOrNothing(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%s: %d fault points x 2 kinds of fault; whole %v; attempts that wrote everything %d, nothing %d; answered ok %d",
-				tc.name, points, want, all, none, okAnswers)
+			fmt.Fprintf(&table, "| %s | %d | %v | %d (each point, both kinds) | %d | %d | %d | %d |\n",
+				tc.name, points, want, 2*points, all, none, partial, okAnswers)
 			if none == 0 {
 				t.Error("no interrupted attempt wrote nothing: did the faults fire?")
 			}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -104,6 +105,28 @@ func mustPost(t testing.TB, url, token, org, query string, vars map[string]any, 
 		if err := json.Unmarshal(r.Data, out); err != nil {
 			t.Fatalf("%s: decode %s: %v", query, r.Data, err)
 		}
+	}
+}
+
+// postRetrying sends a request until it succeeds, retrying (as a client
+// should) while the answer is a retryable error; it returns how many tries
+// it took and how long.
+func postRetrying(t testing.TB, url, token, org, query string, vars map[string]any) (tries int, took time.Duration) {
+	t.Helper()
+	start := time.Now()
+	for {
+		tries++
+		r, err := post(context.Background(), url, token, org, query, vars)
+		outcome, detail := classify(r, err)
+		switch {
+		case outcome == outOK:
+			return tries, time.Since(start)
+		case outcome != outRetryable:
+			t.Fatalf("%s: %s", query, detail)
+		case time.Since(start) > 2*time.Minute:
+			t.Fatalf("%s: still failing after %d tries: %s", query, tries, detail)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -280,31 +303,71 @@ type load struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	started time.Time
+	urls    []string
+	ready   []atomic.Bool // per instance, when a readiness poller runs
 }
 
-// startLoad starts the clients; client c sends to urls[c % len(urls)] (to
-// urls[0] when all is set) and, when that instance refuses connections,
-// fails over to the next one.
-func startLoad(o *org, clients int, all bool, urls ...string) *load {
+// loadOptions: allOnFirst sends every client to the first instance (else
+// client c starts on instance c mod n); balancer polls each instance's
+// /readyz every 100 ms, as a load balancer does, and clients leave an
+// instance that is not ready.
+type loadOptions struct {
+	allOnFirst, balancer bool
+}
+
+// startLoad starts the clients. A client whose instance refuses
+// connections (or, with a balancer, is not ready) moves to the next one.
+func startLoad(o *org, clients int, opt loadOptions, ws ...*wardenProc) *load {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &load{cancel: cancel, started: time.Now()}
+	l := &load{cancel: cancel, started: time.Now(), ready: make([]atomic.Bool, len(ws))}
+	for i, w := range ws {
+		l.urls = append(l.urls, w.graphqlURL())
+		l.ready[i].Store(true)
+		if opt.balancer {
+			l.wg.Add(1)
+			go func(i int, w *wardenProc) {
+				defer l.wg.Done()
+				l.pollReady(ctx, i, w.base+"/readyz")
+			}(i, w)
+		}
+	}
 	for c := 0; c < clients; c++ {
 		l.wg.Add(1)
 		go func(c int) {
 			defer l.wg.Done()
-			first := c % len(urls)
-			if all {
+			first := c % len(ws)
+			if opt.allOnFirst {
 				first = 0
 			}
-			l.client(ctx, o, c, first, urls)
+			l.client(ctx, o, c, first)
 		}(c)
 	}
 	return l
 }
 
-func (l *load) client(ctx context.Context, o *org, c, target int, urls []string) {
+func (l *load) pollReady(ctx context.Context, i int, url string) {
+	hc := &http.Client{Timeout: time.Second}
+	for ctx.Err() == nil {
+		resp, err := hc.Get(url)
+		ok := err == nil && resp.StatusCode == http.StatusOK
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		l.ready[i].Store(ok)
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (l *load) client(ctx context.Context, o *org, c, target int) {
 	r := rand.New(rand.NewPCG(uint64(c)+1, 7))
+	urls := l.urls
 	for n := 0; ctx.Err() == nil; n++ {
+		for k := 0; k < len(urls) && !l.ready[target].Load(); k++ {
+			target = (target + 1) % len(urls)
+		}
 		res := result{start: time.Now()}
 		var resp *gqlResponse
 		var err error
@@ -449,7 +512,14 @@ func report(t testing.TB, title string, clients int, stats []*phaseStat, notes .
 		fmt.Fprintf(&b, "\n- %s", n)
 	}
 	b.WriteString("\n")
-	t.Log(b.String())
+	appendReport(t, b.String())
+}
+
+// appendReport logs text and, with WARDEN_FAULTS_REPORT set, appends it to
+// that file.
+func appendReport(t testing.TB, text string) {
+	t.Helper()
+	t.Log(text)
 	if path := os.Getenv("WARDEN_FAULTS_REPORT"); path != "" {
 		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 		if err != nil {
@@ -457,7 +527,7 @@ func report(t testing.TB, title string, clients int, stats []*phaseStat, notes .
 			return
 		}
 		defer f.Close()
-		_, _ = f.WriteString(b.String())
+		_, _ = f.WriteString(text)
 	}
 }
 

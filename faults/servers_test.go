@@ -320,6 +320,11 @@ func startWarden(t testing.TB, name, dbURL, redisURL, prefix string) *wardenProc
 			_ = w.cmd.Process.Signal(syscall.SIGKILL)
 			<-w.done
 		}
+		if t.Failed() {
+			out, _ := os.ReadFile(w.log)
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			t.Logf("warden %s log, last lines:\n%s", name, strings.Join(lines[max(0, len(lines)-20):], "\n"))
+		}
 	})
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(25 * time.Millisecond) {
 		resp, err := http.Get(w.base + "/healthz")

@@ -6,11 +6,12 @@ import (
 	"time"
 )
 
-// TestSIGTERMUnderLoad sends SIGTERM to the instance every client is using:
-// the requests it had accepted all complete with their answer, new
-// connections are refused and the clients fail over to the other instance,
-// the process exits cleanly, and every write is whole (the deal with its
-// audit entry) or absent.
+// TestSIGTERMUnderLoad sends SIGTERM to the instance every client is using,
+// the clients being behind a balancer that polls /readyz: the instance
+// drains (readiness fails, connections close after their response) so the
+// clients move to the other instance, the requests it had accepted all
+// complete with their answer, the process exits cleanly, and every write is
+// whole (the deal with its audit entry) or absent.
 func TestSIGTERMUnderLoad(t *testing.T) {
 	clients, phase := scale()
 	pg, rd := startPostgres(t), startRedis(t)
@@ -19,7 +20,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	b := startWarden(t, "B", dbURL, rd.url(), "faults:")
 	o := setupOrg(t, b.graphqlURL(), dbURL)
 
-	l := startLoad(o, clients, true, a.graphqlURL(), b.graphqlURL())
+	l := startLoad(o, clients, loadOptions{allOnFirst: true, balancer: true}, a, b)
 	t0 := l.started
 	time.Sleep(phase)
 	t1 := time.Now()
@@ -59,8 +60,8 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		t.Errorf("%d of %d requests in flight at SIGTERM completed successfully", inFlightOK, inFlight)
 	}
 	okCreates, inDB := checkWrites(t, o, results)
-	report(t, "Warden instance A stopped with SIGTERM (all clients on A, failing over to B)", clients, stats,
-		fmt.Sprintf("A exited %.0f ms after SIGTERM (exit error: %v); %d requests were in flight at the signal, %d of them completed with their answer; refused connections are requests A no longer accepted, retried on B.",
+	report(t, "Warden instance A stopped with SIGTERM (all clients on A, behind a balancer polling /readyz every 100 ms; SHUTDOWN_DRAIN 2s)", clients, stats,
+		fmt.Sprintf("A exited %.0f ms after SIGTERM (exit error: %v); %d requests were in flight at the signal, %d of them completed with their answer; refused connections are requests A no longer accepted, sent again to B.",
 			float64(t2.Sub(t1).Microseconds())/1000, a.err, inFlight, inFlightOK),
 		fmt.Sprintf("Writes: %d createDeal answered ok, %d load deals in the database, each with its audit entry.", okCreates, inDB))
 }
