@@ -83,16 +83,13 @@ func NewHandler(d Deps) http.Handler {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(adminIntrospection{production: d.Production})
-	// Suggestions ("did you mean ...") are decided before the caller is
-	// known, so production turns them off for everyone.
-	srv.SetDisableSuggestion(d.Production)
 	if d.Limits.MaxTokens > 0 {
 		srv.SetParserTokenLimit(d.Limits.MaxTokens)
 	}
 	srv.Use(extension.FixedComplexityLimit(d.Limits.MaxComplexity))
 	srv.Use(depthLimit{max: d.Limits.MaxDepth})
 	srv.Use(selectionLimit{maxFields: d.Limits.MaxFields, maxAliases: d.Limits.MaxAliases})
-	srv.SetErrorPresenter(apperr.Present)
+	srv.SetErrorPresenter(presenter(d.Production))
 	srv.SetRecoverFunc(apperr.Recover)
 	srv.AroundResponses(m.observe)
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -160,4 +161,20 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 		ExposedHeaders: []string{"X-Request-ID", "Retry-After"},
 		MaxAge:         600,
 	}).Handler(next)
+}
+
+// presenter is apperr.Present that, in production, drops the "Did you mean
+// ...?" hints of validation errors for everyone but Administrators of the
+// active org: suggestions would spell the schema out piece by piece to a
+// caller who may not introspect it.
+func presenter(production bool) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		out := apperr.Present(ctx, err)
+		if production {
+			if i := strings.Index(out.Message, " Did you mean"); i >= 0 && !resolvers.MayIntrospect(ctx) {
+				out.Message = out.Message[:i]
+			}
+		}
+		return out
+	}
 }

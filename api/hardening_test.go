@@ -107,10 +107,26 @@ func TestIntrospectionInProductionIsForAdministratorsOnly(t *testing.T) {
 			}
 		})
 	}
-	// No "did you mean" in production: it would list the schema piecemeal.
-	r := prod.Do(owner, `{ viewr { user { id } } }`, nil)
-	if len(r.Errors) == 0 || strings.Contains(r.Errors[0].Message, "Did you mean") {
-		t.Fatalf("production suggested a field: %+v", r.Errors)
+	// "Did you mean" spells the schema out piecemeal: in production only
+	// Administrators get it.
+	for _, c := range []struct {
+		name    string
+		env     *apitest.Env
+		caller  apitest.Caller
+		suggest bool
+	}{
+		{"production administrator", prod, owner, true},
+		{"production rep", prod, rep.In(owner.Org), false},
+		{"production anonymous", prod, apitest.Caller{}, false},
+		{"development member", dev, devRep, true},
+	} {
+		r := c.env.Do(c.caller, `{ viewr { user { id } } }`, nil)
+		if len(r.Errors) == 0 || !strings.Contains(r.Errors[0].Message, `Cannot query field "viewr"`) {
+			t.Fatalf("%s: %+v, want the unknown field named", c.name, r.Errors)
+		}
+		if got := strings.Contains(r.Errors[0].Message, "Did you mean"); got != c.suggest {
+			t.Errorf("%s: suggestion shown = %v, want %v (%s)", c.name, got, c.suggest, r.Errors[0].Message)
+		}
 	}
 }
 
