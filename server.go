@@ -260,6 +260,15 @@ func serve(ctx context.Context, cfg config, conn *sqlx.DB) error {
 	if err != nil {
 		return err
 	}
+	// Rotating the signing secret: the old one, listed here for one token
+	// lifetime, keeps signed-in users signed in. (Cursors are signed with a
+	// key derived from the current secret: old ones are refused, and a client
+	// starts its list again.)
+	if prev := strings.TrimSpace(os.Getenv("TOKEN_SECRET_PREVIOUS")); prev != "" {
+		if err := tokens.AcceptPrevious([]byte(prev)); err != nil {
+			return fmt.Errorf("TOKEN_SECRET_PREVIOUS: %w", err)
+		}
+	}
 	var rdb redis.UniversalClient
 	if opt, err := redis.ParseURL(cfg.RedisURL); err == nil {
 		rdb = redis.NewClient(opt)

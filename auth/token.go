@@ -2,7 +2,9 @@ package auth
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -43,9 +45,36 @@ type Claims struct {
 // Issuer issues and verifies HS256-signed JWTs. It is safe for concurrent use.
 type Issuer struct {
 	secret []byte
-	ttl    time.Duration
-	now    func() time.Time
-	parser *jwt.Parser
+	kid    string // the current secret's key id, in every new token's header
+	// previous secrets still verify the tokens they signed, so the signing
+	// secret can be rotated without signing everybody out.
+	previous map[string][]byte
+	ttl      time.Duration
+	now      func() time.Time
+	parser   *jwt.Parser
+}
+
+// keyID names a secret without revealing it: a token's "kid" header says
+// which secret signed it.
+func keyID(secret []byte) string {
+	sum := sha256.Sum256(append([]byte("warden token key:"), secret...))
+	return hex.EncodeToString(sum[:8])
+}
+
+// AcceptPrevious lets tokens signed with earlier secrets verify until they
+// expire: set the new secret as the current one, list the old one here for
+// one token lifetime, then drop it.
+func (i *Issuer) AcceptPrevious(secrets ...[]byte) error {
+	for _, s := range secrets {
+		if len(s) < MinSecretBytes {
+			return fmt.Errorf("auth: a previous token secret must be at least %d bytes, got %d", MinSecretBytes, len(s))
+		}
+		if i.previous == nil {
+			i.previous = map[string][]byte{}
+		}
+		i.previous[keyID(s)] = append([]byte(nil), s...)
+	}
+	return nil
 }
 
 // NewIssuer returns an Issuer signing with secret (at least MinSecretBytes
@@ -63,6 +92,7 @@ func NewIssuer(secret []byte, ttl time.Duration, now func() time.Time) (*Issuer,
 	}
 	iss := &Issuer{
 		secret: append([]byte(nil), secret...),
+		kid:    keyID(secret),
 		ttl:    ttl,
 		now:    now,
 	}
@@ -115,7 +145,9 @@ func (i *Issuer) IssueSession(userID int64, sessionID string) (token string, exp
 		ExpiresAt: jwt.NewNumericDate(expiresAt),
 		ID:        sessionID,
 	}
-	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(i.secret)
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	t.Header["kid"] = i.kid
+	token, err = t.SignedString(i.secret)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("auth: signing token: %w", err)
 	}
@@ -164,7 +196,14 @@ func (i *Issuer) key(t *jwt.Token) (any, error) {
 	if t.Method != jwt.SigningMethodHS256 {
 		return nil, fmt.Errorf("unexpected signing method %q", t.Method.Alg())
 	}
-	return i.secret, nil
+	kid, _ := t.Header["kid"].(string)
+	if kid == "" || kid == i.kid {
+		return i.secret, nil // tokens from before key ids were written have none
+	}
+	if prev, ok := i.previous[kid]; ok {
+		return prev, nil
+	}
+	return nil, errors.New("token signed with an unknown key")
 }
 
 // parseSubject accepts only a canonical positive decimal user id.

@@ -283,3 +283,63 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestSigningSecretRotation(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	oldSecret := []byte("old-secret-old-secret-old-secret-0001")
+	newSecret := []byte("new-secret-new-secret-new-secret-0002")
+	otherSecret := []byte("other-secret-other-secret-other-0003")
+	mk := func(secret []byte, previous ...[]byte) *Issuer {
+		t.Helper()
+		iss, err := NewIssuer(secret, time.Hour, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := iss.AcceptPrevious(previous...); err != nil {
+			t.Fatal(err)
+		}
+		return iss
+	}
+	before, _, err := mk(oldSecret).Issue(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		iss   *Issuer
+		token string
+		ok    bool
+	}{
+		{"the old secret still current", mk(oldSecret), before, true},
+		{"rotated, old secret listed as previous", mk(newSecret, oldSecret), before, true},
+		{"rotated, old secret dropped", mk(newSecret), before, false},
+		{"rotated, another secret listed", mk(newSecret, otherSecret), before, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			claims, err := c.iss.Verify(c.token)
+			if (err == nil) != c.ok {
+				t.Fatalf("Verify: %v, want ok=%v", err, c.ok)
+			}
+			if c.ok && claims.UserID != 7 {
+				t.Fatalf("user %d", claims.UserID)
+			}
+		})
+	}
+	// New tokens are signed with the new secret: an instance that has not
+	// rotated yet refuses them rather than trusting an unknown key.
+	after, _, err := mk(newSecret, oldSecret).Issue(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mk(oldSecret).Verify(after); err == nil {
+		t.Fatalf("a token of the new secret verified with only the old one")
+	}
+	if _, err := mk(newSecret).Verify(after); err != nil {
+		t.Fatalf("a token of the new secret: %v", err)
+	}
+	if err := mk(newSecret).AcceptPrevious([]byte("short")); err == nil {
+		t.Fatalf("a short previous secret was accepted")
+	}
+}
