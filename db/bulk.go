@@ -24,28 +24,7 @@ import (
 // never deadlock on each other). Ids the org does not have are absent from
 // the map.
 func LockRecords(ctx context.Context, tx *sqlx.Tx, org int64, meta *records.Meta, ids []int64) (map[int64]records.Record, error) {
-	m, err := recordModelFor(meta)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]records.Record, len(ids))
-	rows, err := tx.QueryxContext(ctx, "SELECT "+m.selectSQ+" FROM "+meta.Table+
-		" WHERE org_id = $1 AND id = ANY($2::bigint[]) ORDER BY id FOR UPDATE", org, pq.Array(ids))
-	if err != nil {
-		return nil, fmt.Errorf("lock %s records: %w", meta.Module, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		rec := m.newRecord()
-		if err := rows.StructScan(rec); err != nil {
-			return nil, fmt.Errorf("lock %s records: %w", meta.Module, err)
-		}
-		out[rec.Base().Key] = rec
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("lock %s records: %w", meta.Module, err)
-	}
-	return out, nil
+	return recordsByID(ctx, tx, org, meta, ids, " ORDER BY id FOR UPDATE")
 }
 
 // UpdateRecords sets the same columns on every listed record of the org

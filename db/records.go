@@ -391,19 +391,9 @@ func (h *keyHolder) value(k records.Kind) any {
 // fetchInOrder reads the records of ids (of this org) in the order given.
 // A record deleted since the scan is left out.
 func (l *lister) fetchInOrder(ctx context.Context, ids []int64) ([]records.Record, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	rows, err := l.fetch(ctx, listQuery{
-		sql:  "SELECT " + l.m.selectSQ + " FROM " + l.p.Meta.Table + " WHERE org_id = $1 AND id = ANY($2::bigint[])",
-		args: []any{l.p.Org, pq.Array(ids)},
-	})
+	byID, err := GetRecords(ctx, l.q, l.p.Org, l.p.Meta, ids)
 	if err != nil {
 		return nil, err
-	}
-	byID := make(map[int64]records.Record, len(rows))
-	for _, r := range rows {
-		byID[r.Base().Key] = r
 	}
 	out := make([]records.Record, 0, len(ids))
 	for _, id := range ids {
@@ -516,6 +506,11 @@ func CursorFor(rec records.Record, order records.Order) records.Cursor {
 // query, for dataloaders. Ids absent from the org (or of another module) are
 // absent from the map.
 func GetRecords(ctx context.Context, q Queryer, org int64, meta *records.Meta, ids []int64) (map[int64]records.Record, error) {
+	return recordsByID(ctx, q, org, meta, ids, "")
+}
+
+// recordsByID reads records by id; suffix ends the statement (a lock).
+func recordsByID(ctx context.Context, q Queryer, org int64, meta *records.Meta, ids []int64, suffix string) (map[int64]records.Record, error) {
 	m, err := recordModelFor(meta)
 	if err != nil {
 		return nil, err
@@ -525,7 +520,7 @@ func GetRecords(ctx context.Context, q Queryer, org int64, meta *records.Meta, i
 		return out, nil
 	}
 	rows, err := q.QueryxContext(ctx, "SELECT "+m.selectSQ+" FROM "+meta.Table+
-		" WHERE org_id = $1 AND id = ANY($2::bigint[])", org, pq.Array(ids))
+		" WHERE org_id = $1 AND id = ANY($2::bigint[])"+suffix, org, pq.Array(ids))
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", meta.Module, err)
 	}
