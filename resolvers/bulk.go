@@ -126,20 +126,10 @@ func (t *bulkTarget) logUpserts(ctx context.Context, tx *sqlx.Tx, sc *scope, wri
 		if !ok {
 			return recordError(ctx, t.ids[i], apperr.NewNotFound("no %s with id %s", t.m, t.ids[i]))
 		}
-		payloads = append(payloads, bulkRecordChange(rec))
+		payloads = append(payloads, recordChange(rec))
 	}
 	_, err := db.LogSecurityChanges(ctx, tx, sc.org.Key, db.ChangeRecordUpsert, payloads)
 	return err
-}
-
-// bulkRecordChange is the change-log payload logRecord (records.go) writes
-// for a record: keep the two one.
-func bulkRecordChange(rec records.Record) db.RecordChange {
-	rc := db.RecordChange{Module: records.ModuleOf(rec), ID: rec.Base().Key, Owner: rec.Base().OwnerID, Fields: records.FieldValues(rec)}
-	if pm, pid, ok := records.ParentOf(rec); ok {
-		rc.Parent = &access.RecordRef{Module: pm, ID: pid}
-	}
-	return rc
 }
 
 // recordAuditEntry is the audit entry auditRecord (audit_fields.go) writes
@@ -300,7 +290,7 @@ func (r *Resolver) massDelete(ctx context.Context, module model.Module, in []str
 		}
 		payloads = payloads[:0]
 		for _, child := range orphans {
-			payloads = append(payloads, bulkRecordChange(child))
+			payloads = append(payloads, recordChange(child))
 		}
 		if _, err := db.LogSecurityChanges(ctx, tx, sc.org.Key, db.ChangeRecordUpsert, payloads); err != nil {
 			return err

@@ -132,7 +132,7 @@ func (r *Resolver) importRecords(ctx context.Context, module model.Module, data 
 		entries := make([]db.AuditEntry, len(recs))
 		created = make([]string, len(recs))
 		for i, rec := range recs {
-			payloads[i] = bulkRecordChange(rec)
+			payloads[i] = recordChange(rec)
 			entries[i] = recordAuditEntry("record.create", rec, nil, recordAuditState(rec, nil))
 			created[i] = records.PublicID(rec)
 		}

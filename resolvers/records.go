@@ -380,12 +380,18 @@ func (r *Resolver) parseWrite(ctx context.Context, sc *scope, m access.Module, i
 // logRecord records a record's index-relevant facts in the change log, in
 // the write's transaction.
 func logRecord(ctx context.Context, tx *sqlx.Tx, rec records.Record) error {
+	_, err := db.LogSecurityChange(ctx, tx, rec.Base().OrgID, db.ChangeRecordUpsert, recordChange(rec))
+	return err
+}
+
+// recordChange is the change-log payload of a written record: what the
+// access index keeps of it.
+func recordChange(rec records.Record) db.RecordChange {
 	rc := db.RecordChange{Module: records.ModuleOf(rec), ID: rec.Base().Key, Owner: rec.Base().OwnerID, Fields: records.FieldValues(rec)}
 	if pm, pid, ok := records.ParentOf(rec); ok {
 		rc.Parent = &access.RecordRef{Module: pm, ID: pid}
 	}
-	_, err := db.LogSecurityChange(ctx, tx, rec.Base().OrgID, db.ChangeRecordUpsert, rc)
-	return err
+	return rc
 }
 
 // inTx runs fn in a transaction, committed when fn returns nil.
