@@ -4,7 +4,7 @@
 //	warden migrate            apply database migrations and exit
 //	warden seed               load the demo data (once) and exit
 //	warden bench [--size S|M] generate a large org and measure secured requests
-//	warden soak [--size S] [--minutes 10] [--clients 64]
+//	warden soak [--size S] [--minutes 10] [--clients 64] [--writes 20]
 //	                          the bench org under mixed reads and writes for minutes
 package main
 
@@ -198,6 +198,7 @@ func run(args []string) error {
 	out := fs.String("out", "bench-results", "bench: where the report is written")
 	minutes := fs.Float64("minutes", 10, "soak: how long the clients run")
 	clients := fs.Int("clients", 64, "soak: concurrent clients")
+	writes := fs.Float64("writes", 20, "soak: percent of requests that write")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -227,7 +228,7 @@ func run(args []string) error {
 		return bench.Run(ctx, conn, bench.Options{Size: *size, DatabaseURL: cfg.DatabaseURL, RedisURL: cfg.RedisURL, OutDir: *out})
 	case "soak":
 		_, err := bench.Soak(ctx, conn, bench.SoakOptions{Options: bench.Options{Size: *size, DatabaseURL: cfg.DatabaseURL,
-			RedisURL: cfg.RedisURL, OutDir: *out}, Duration: time.Duration(*minutes * float64(time.Minute)), Clients: *clients})
+			RedisURL: cfg.RedisURL, OutDir: *out}, Duration: time.Duration(*minutes * float64(time.Minute)), Clients: *clients, WritePercent: *writes})
 		return err
 	case "serve":
 		if *seed {

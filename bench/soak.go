@@ -35,6 +35,9 @@ type SoakOptions struct {
 	// Interval is the width of one row of the report (default one minute;
 	// tests use a second).
 	Interval time.Duration
+	// WritePercent is the share of writes in the mix (default 20); the
+	// kinds of read and of write keep their proportions.
+	WritePercent float64
 }
 
 const (
@@ -47,7 +50,7 @@ const (
 type soakOp struct {
 	name  string
 	write bool
-	share int // per 100 requests
+	share float64 // per 100 requests
 }
 
 // soakMix: four in five requests read (Q1-Q4 as the probe viewers), one in
@@ -56,6 +59,27 @@ type soakOp struct {
 var soakMix = []soakOp{
 	{"Q1", false, 30}, {"Q2", false, 15}, {"Q3", false, 10}, {"Q4", false, 25},
 	{"updateDeal", true, 14}, {"createDeal+deleteDeal", true, 4}, {"shareRecords+revoke", true, 2},
+}
+
+// mixFor scales soakMix to writePercent writes.
+func mixFor(writePercent float64) []soakOp {
+	var reads, writes float64
+	for _, op := range soakMix {
+		if op.write {
+			writes += op.share
+		} else {
+			reads += op.share
+		}
+	}
+	out := make([]soakOp, len(soakMix))
+	for i, op := range soakMix {
+		op.share *= (100 - writePercent) / reads
+		if op.write {
+			op.share = soakMix[i].share * writePercent / writes
+		}
+		out[i] = op
+	}
+	return out
 }
 
 // soakBucket is one interval of the run.
@@ -94,18 +118,18 @@ type SoakInterval struct {
 
 // SoakReport is bench-results/soak.json.
 type SoakReport struct {
-	Size            string         `json:"size"`
-	StartedAt       string         `json:"started_at"`
-	Seconds         float64        `json:"seconds"`
-	Clients         int            `json:"clients"`
-	IntervalSeconds float64        `json:"interval_seconds"`
-	Mix             map[string]int `json:"mix_percent"`
-	Requests        int            `json:"requests"`
-	Errors          int            `json:"errors"`
-	Reads           int            `json:"reads"`
-	Writes          int            `json:"writes"`
-	Intervals       []SoakInterval `json:"intervals"`
-	Memory          []memSample    `json:"memory"`
+	Size            string             `json:"size"`
+	StartedAt       string             `json:"started_at"`
+	Seconds         float64            `json:"seconds"`
+	Clients         int                `json:"clients"`
+	IntervalSeconds float64            `json:"interval_seconds"`
+	Mix             map[string]float64 `json:"mix_percent"`
+	Requests        int                `json:"requests"`
+	Errors          int                `json:"errors"`
+	Reads           int                `json:"reads"`
+	Writes          int                `json:"writes"`
+	Intervals       []SoakInterval     `json:"intervals"`
+	Memory          []memSample        `json:"memory"`
 	// Last interval over first: latency and memory drift.
 	ReadP50Drift  float64  `json:"read_p50_last_over_first"`
 	ReadP99Drift  float64  `json:"read_p99_last_over_first"`
@@ -134,6 +158,9 @@ func Soak(ctx context.Context, conn *sqlx.DB, opt SoakOptions) (*SoakReport, err
 	}
 	if opt.Interval <= 0 {
 		opt.Interval = time.Minute
+	}
+	if opt.WritePercent <= 0 || opt.WritePercent >= 100 {
+		opt.WritePercent = 20
 	}
 	if opt.OutDir == "" {
 		opt.OutDir = "bench-results"
@@ -220,7 +247,7 @@ func (e *env) soak(ctx context.Context, opt SoakOptions) *SoakReport {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
-			e.soakClient(ctx, c, deadline, record)
+			e.soakClient(ctx, c, deadline, mixFor(opt.WritePercent), record)
 		}(c)
 	}
 	progressDone := make(chan struct{})
@@ -247,10 +274,10 @@ func (e *env) soak(ctx context.Context, opt SoakOptions) *SoakReport {
 	elapsed := time.Since(started)
 
 	rep := &SoakReport{Size: e.spec.Name, StartedAt: started.UTC().Format(time.RFC3339), Seconds: round3(elapsed.Seconds()),
-		Clients: opt.Clients, IntervalSeconds: opt.Interval.Seconds(), Mix: map[string]int{}, Memory: mem,
+		Clients: opt.Clients, IntervalSeconds: opt.Interval.Seconds(), Mix: map[string]float64{}, Memory: mem,
 		Machine: fmt.Sprintf("%s, %d CPUs, Postgres %s", runtime.Version(), runtime.NumCPU(), e.pgVersion)}
-	for _, op := range soakMix {
-		rep.Mix[op.name] = op.share
+	for _, op := range mixFor(opt.WritePercent) {
+		rep.Mix[op.name] = round3(op.share)
 	}
 	for i, b := range buckets {
 		iv := SoakInterval{Index: i + 1, Requests: len(b.reads) + len(b.writes) + b.errors, Errors: b.errors,
@@ -298,7 +325,7 @@ func (e *env) soak(ctx context.Context, opt SoakOptions) *SoakReport {
 // soakClient sends requests until the deadline: client c reads as probe
 // viewer c mod 4 on instance A or B alternately and writes as the
 // administrator.
-func (e *env) soakClient(ctx context.Context, c int, deadline time.Time, record func(time.Time, bool, time.Duration, error)) {
+func (e *env) soakClient(ctx context.Context, c int, deadline time.Time, mix []soakOp, record func(time.Time, bool, time.Duration, error)) {
 	r := rand.New(rand.NewPCG(uint64(c)+1, 0x50a4))
 	v := e.viewers[c%len(e.viewers)]
 	url := e.a.url
@@ -318,8 +345,8 @@ func (e *env) soakClient(ctx context.Context, c int, deadline time.Time, record 
 	}
 	randomDeal := func() string { return ids.Encode(ids.Deal, e.gen.DealIDs[r.IntN(len(e.gen.DealIDs))]) }
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		pick, op := r.IntN(100), soakMix[len(soakMix)-1]
-		for _, o := range soakMix {
+		pick, op := r.Float64()*100, mix[len(mix)-1]
+		for _, o := range mix {
 			if pick < o.share {
 				op = o
 				break
@@ -425,7 +452,7 @@ func (r *SoakReport) markdown(w io.Writer) {
 	p("")
 	p("Run %s, %.0f s; %s. %d clients against two instances (A and B, one Redis), each client reading as one probe viewer (admin, top, mid, leaf in turn) and writing as the administrator.", r.StartedAt, r.Seconds, r.Machine, r.Clients)
 	p("")
-	p("Mix (per 100 requests): Q1 %d, Q2 %d, Q3 %d, Q4 %d (reads, as in the bench report); updateDeal %d, createDeal then deleteDeal %d, shareRecords then revokeRecordShares to the leaf viewer %d (writes; a pair is timed as one).",
+	p("Mix (per 100 requests): Q1 %.4g, Q2 %.4g, Q3 %.4g, Q4 %.4g (reads, as in the bench report); updateDeal %.4g, createDeal then deleteDeal %.4g, shareRecords then revokeRecordShares to the leaf viewer %.4g (writes; a pair is timed as one).",
 		r.Mix["Q1"], r.Mix["Q2"], r.Mix["Q3"], r.Mix["Q4"], r.Mix["updateDeal"], r.Mix["createDeal+deleteDeal"], r.Mix["shareRecords+revoke"])
 	p("")
 	p("**Requests %d (reads %d, writes %d), errors %d.** Last interval over first: read p50 x%.2f, read p99 x%.2f, write p99 x%.2f. RSS %.0f MiB -> %.0f MiB, live heap %.0f MiB -> %.0f MiB (end of first interval -> end of run).",
@@ -439,10 +466,14 @@ func (r *SoakReport) markdown(w io.Writer) {
 		p("| %d | %d | %.0f | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f | %d |", iv.Index, iv.Requests, iv.RPS, iv.Errors,
 			iv.ReadP50, iv.ReadP95, iv.ReadP99, iv.WriteP50, iv.WriteP99, iv.Max, iv.RSSMiB, iv.HeapLiveMiB, iv.Goroutines)
 	}
-	for _, iv := range r.Intervals {
-		for _, m := range iv.FirstErrors {
-			p("")
-			p("- interval %d error: %s", iv.Index, m)
+	if r.Errors > 0 {
+		p("")
+		p("First errors of each interval:")
+		p("")
+		for _, iv := range r.Intervals {
+			for _, m := range iv.FirstErrors {
+				p("- interval %d: %s", iv.Index, m)
+			}
 		}
 	}
 	p("")

@@ -11,6 +11,14 @@
 // interrupted-mutation test runs the handler in-process over the shared
 // Postgres, through a database driver that injects the faults.
 //
+// The load: each client loops over a mix of reads as a viewer who sees only
+// the deals shared with them (a list, one shared deal, checked to be
+// there) and writes as the owner (createDeal, updateDeal). A client whose
+// instance refuses connections moves to the next instance; in the SIGTERM
+// scenario the clients sit behind a balancer that polls /readyz every
+// 100 ms, as a deployment's load balancer does, so that the instance's
+// drain (SHUTDOWN_DRAIN) moves them before it stops accepting.
+//
 // `go test ./faults/` runs a short version of each scenario (8 clients, a
 // fault of about 2 s). The long version runs with
 //
