@@ -259,18 +259,7 @@ func LogSecurityChanges(ctx context.Context, tx *sqlx.Tx, orgID int64, kind stri
 		}
 		bodies[i] = string(b)
 	}
-	var last int64
-	if err := sqlx.GetContext(ctx, tx, &last, `UPDATE orgs SET security_version = security_version + $2 WHERE id = $1 RETURNING security_version`,
-		orgID, len(payloads)); err != nil {
-		return 0, wrap(err, "bump security version")
-	}
-	first := last - int64(len(payloads)) + 1
-	if _, err := tx.ExecContext(ctx, `INSERT INTO security_changes (org_id, version, kind, payload)
-		SELECT $1, $2 + p.ord - 1, $3, p.body::jsonb FROM unnest($4::text[]) WITH ORDINALITY AS p(body, ord)`,
-		orgID, first, kind, pq.Array(bodies)); err != nil {
-		return 0, wrap(err, "log security changes")
-	}
-	return last, nil
+	return logChanges(ctx, tx, orgID, kind, bodies)
 }
 
 // FieldValue is the value of a standard or custom field of a record, typed
