@@ -59,16 +59,8 @@ func UpdateRecords(ctx context.Context, tx *sqlx.Tx, org int64, meta *records.Me
 	if err != nil {
 		return nil, fmt.Errorf("update %s: %w", meta.Module, err)
 	}
-	defer rows.Close()
 	out := make(map[int64]records.Record, len(ids))
-	for rows.Next() {
-		rec := m.newRecord()
-		if err := rows.StructScan(rec); err != nil {
-			return nil, fmt.Errorf("update %s: %w", meta.Module, err)
-		}
-		out[rec.Base().Key] = rec
-	}
-	if err := rows.Err(); err != nil {
+	if err := scanRecordsByID(rows, m, out); err != nil {
 		return nil, fmt.Errorf("update %s: %w", meta.Module, err)
 	}
 	return out, nil
@@ -231,16 +223,8 @@ func insertReturning(ctx context.Context, tx *sqlx.Tx, m *recordModel, s string,
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	out := map[int64]records.Record{}
-	for rows.Next() {
-		rec := m.newRecord()
-		if err := rows.StructScan(rec); err != nil {
-			return nil, err
-		}
-		out[rec.Base().Key] = rec
-	}
-	return out, rows.Err()
+	return out, scanRecordsByID(rows, m, out)
 }
 
 // LogSecurityChanges is LogSecurityChange for many changes of one kind: the

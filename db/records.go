@@ -524,18 +524,23 @@ func recordsByID(ctx context.Context, q Queryer, org int64, meta *records.Meta, 
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", meta.Module, err)
 	}
+	if err := scanRecordsByID(rows, m, out); err != nil {
+		return nil, fmt.Errorf("load %s: %w", meta.Module, err)
+	}
+	return out, nil
+}
+
+// scanRecordsByID reads every row into out, by id, and closes rows.
+func scanRecordsByID(rows *sqlx.Rows, m *recordModel, out map[int64]records.Record) error {
 	defer rows.Close()
 	for rows.Next() {
 		rec := m.newRecord()
 		if err := rows.StructScan(rec); err != nil {
-			return nil, fmt.Errorf("load %s: %w", meta.Module, err)
+			return err
 		}
 		out[rec.Base().Key] = rec
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load %s: %w", meta.Module, err)
-	}
-	return out, nil
+	return rows.Err()
 }
 
 // GetRecordForUpdate loads a record and locks its row until the transaction
