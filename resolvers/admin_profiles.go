@@ -389,15 +389,8 @@ func (r *Resolver) setFieldPermissions(ctx context.Context, profileID string, mo
 // viewerFieldPermissions is the viewer's own access to every field of the
 // module: what reads, filters, ordering and writes will allow.
 func (r *Resolver) viewerFieldPermissions(ctx context.Context, module model.Module) ([]*model.FieldPermission, error) {
-	sc, err := activeScope(ctx)
+	sc, m, err := moduleScope(ctx, module, access.PermView)
 	if err != nil {
-		return nil, err
-	}
-	m, err := moduleIn(module)
-	if err != nil {
-		return nil, err
-	}
-	if err := sc.requireModule(m, access.PermView); err != nil {
 		return nil, err
 	}
 	custom, err := sc.customFields(ctx, m)

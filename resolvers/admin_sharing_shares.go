@@ -185,15 +185,8 @@ func shareLimitErr(m access.Module, key int64, pub string, err error) error {
 }
 
 func (r *Resolver) shareRecords(ctx context.Context, module model.Module, recordIds []string, shares []*model.RecordShareInput) ([]*model.RecordShare, error) {
-	sc, err := activeScope(ctx)
+	sc, m, err := moduleScope(ctx, module, access.PermView)
 	if err != nil {
-		return nil, err
-	}
-	m, err := moduleIn(module)
-	if err != nil {
-		return nil, err
-	}
-	if err := sc.requireModule(m, access.PermView); err != nil {
 		return nil, err
 	}
 	keys, pub, err := recordKeysIn(m, recordIds)
@@ -429,15 +422,8 @@ func (r *Resolver) revokeRecordShares(ctx context.Context, module model.Module, 
 }
 
 func (r *Resolver) recordShares(ctx context.Context, module model.Module, recordID string) ([]*model.RecordShare, error) {
-	sc, err := activeScope(ctx)
+	sc, m, err := moduleScope(ctx, module, access.PermView)
 	if err != nil {
-		return nil, err
-	}
-	m, err := moduleIn(module)
-	if err != nil {
-		return nil, err
-	}
-	if err := sc.requireModule(m, access.PermView); err != nil {
 		return nil, err
 	}
 	key, err := ids.Decode(records.MetaOf(m).IDKind, recordID)

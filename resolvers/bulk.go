@@ -179,19 +179,25 @@ func (r *Resolver) transferOwnership(ctx context.Context, module model.Module, i
 	if err != nil {
 		return nil, err
 	}
-	err = r.inTx(ctx, func(tx *sqlx.Tx) error {
+	return r.updateAll(ctx, sc, t, map[string]any{"owner_id": owner}, []string{"owner"})
+}
+
+// updateAll sets the same columns on every checked record, in one
+// transaction with their change-log and audit entries.
+func (r *Resolver) updateAll(ctx context.Context, sc *scope, t *bulkTarget, cols map[string]any, fields []string) (*model.BulkResult, error) {
+	err := r.inTx(ctx, func(tx *sqlx.Tx) error {
 		locked, err := t.lock(ctx, tx, sc)
 		if err != nil {
 			return err
 		}
-		written, err := db.UpdateRecords(ctx, tx, sc.org.Key, records.MetaOf(m), t.keys, map[string]any{"owner_id": owner})
+		written, err := db.UpdateRecords(ctx, tx, sc.org.Key, records.MetaOf(t.m), t.keys, cols)
 		if err != nil {
 			return err
 		}
 		if err := t.logUpserts(ctx, tx, sc, written); err != nil {
 			return err
 		}
-		return t.auditUpdates(ctx, tx, sc, locked, written, []string{"owner"})
+		return t.auditUpdates(ctx, tx, sc, locked, written, fields)
 	})
 	if err != nil {
 		return nil, err
@@ -230,25 +236,7 @@ func (r *Resolver) massUpdate(ctx context.Context, module model.Module, in []str
 	if err != nil {
 		return nil, err
 	}
-	err = r.inTx(ctx, func(tx *sqlx.Tx) error {
-		locked, err := t.lock(ctx, tx, sc)
-		if err != nil {
-			return err
-		}
-		written, err := db.UpdateRecords(ctx, tx, sc.org.Key, records.MetaOf(m), t.keys, w.Columns)
-		if err != nil {
-			return err
-		}
-		if err := t.logUpserts(ctx, tx, sc, written); err != nil {
-			return err
-		}
-		return t.auditUpdates(ctx, tx, sc, locked, written, w.Fields)
-	})
-	if err != nil {
-		return nil, err
-	}
-	sessionFrom(ctx).changed(sc.org.Key)
-	return t.result(), nil
+	return r.updateAll(ctx, sc, t, w.Columns, w.Fields)
 }
 
 // massDelete deletes records: massDelete and delete on the module, delete

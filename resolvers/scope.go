@@ -6,6 +6,7 @@ import (
 	"warden/access"
 	"warden/apperr"
 	"warden/db"
+	"warden/graph/model"
 	"warden/records"
 )
 
@@ -33,6 +34,20 @@ func (sc *scope) visibleSet(m access.Module) access.VisibleSet {
 func (sc *scope) dbVisible(m access.Module) db.Visible {
 	v := sc.visibleSet(m)
 	return db.VisibleFromEngine(v, sc.index.Count(m))
+}
+
+// moduleScope is the active scope of a request about one module, whose
+// profile must hold perm on it (and view).
+func moduleScope(ctx context.Context, module model.Module, perm access.Permission) (*scope, access.Module, error) {
+	sc, err := activeScope(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	m, err := moduleIn(module)
+	if err != nil {
+		return nil, "", err
+	}
+	return sc, m, sc.requireModule(m, perm)
 }
 
 // requireModule fails FORBIDDEN unless the viewer's profile holds perm on m
