@@ -99,7 +99,7 @@ func (o *aoOrg) addMember(email, name, role string, extra aoObj) (apitest.Caller
 func (o *aoOrg) version() int64 {
 	o.env.T.Helper()
 	var v int64
-	if err := o.env.DB.Get(&v, `SELECT security_version FROM orgs WHERE id = $1`, o.key); err != nil {
+	if err := o.env.DB.Get(&v, `SELECT version FROM org_security WHERE org_id = $1`, o.key); err != nil {
 		o.env.T.Fatal(err)
 	}
 	return v
@@ -156,7 +156,7 @@ func aoWrite(env *apitest.Env, orgKey int64, kind string, payload any, query str
 	if err := tx.GetContext(ctx, &id, query, args...); err != nil {
 		env.T.Fatalf("%s: %v", query, err)
 	}
-	if _, err := db.LogSecurityChange(ctx, tx, orgKey, kind, payload); err != nil {
+	if err := db.LogSecurityChange(ctx, tx, orgKey, kind, payload); err != nil {
 		env.T.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -181,7 +181,7 @@ func aoState(env *apitest.Env, orgKeys ...int64) string {
 		q(`SELECT id || ':' || name || ':' || coalesce(parent_id::text, '') || ':' || share_with_peers FROM roles WHERE org_id = $1 ORDER BY id`, k)
 		q(`SELECT id || ':' || user_id || ':' || role_id || ':' || profile_id || ':' || coalesce(reports_to_id::text, '') || ':' ||
 			coalesce(shift_id::text, '') || ':' || coalesce(time_zone, '') || ':' || status FROM members WHERE org_id = $1 ORDER BY id`, k)
-		q(`SELECT hierarchy_mode || ':' || security_version FROM orgs WHERE id = $1`, k)
+		q(`SELECT o.hierarchy_mode || ':' || s.version FROM orgs o JOIN org_security s ON s.org_id = o.id WHERE o.id = $1`, k)
 		q(`SELECT module || ':' || default_access FROM module_sharing WHERE org_id = $1 ORDER BY module`, k)
 		q(`SELECT count(*)::text FROM audit_log WHERE org_id = $1`, k)
 		q(`SELECT count(*)::text FROM security_changes WHERE org_id = $1`, k)
@@ -1046,7 +1046,7 @@ func TestAdminRoleMoveRacesAnotherWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx.MustExecContext(ctx, `UPDATE roles SET parent_id = $2 WHERE id = $1`, aoKey(y), aoKey(x))
-	if _, err := db.LogSecurityChange(ctx, tx, o.key, db.ChangeOrg, aoObj{"t": "move"}); err != nil {
+	if err := db.LogSecurityChange(ctx, tx, o.key, db.ChangeOrg, aoObj{"t": "move"}); err != nil {
 		t.Fatal(err)
 	}
 	// ... while the API is asked to move X under Y, and waits for the lock.

@@ -94,7 +94,7 @@ func (w *shrWorld) addRole(name string) string {
 		SELECT $1, $2, id FROM roles WHERE org_id = $1 AND name = 'CEO' RETURNING id`, w.orgKey, name); err != nil {
 		w.env.T.Fatal(err)
 	}
-	if _, err := db.LogSecurityChange(ctx, tx, w.orgKey, db.ChangeOrg, map[string]any{"role": key}); err != nil {
+	if err := db.LogSecurityChange(ctx, tx, w.orgKey, db.ChangeOrg, map[string]any{"role": key}); err != nil {
 		w.env.T.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -118,7 +118,7 @@ func (w *shrWorld) state() shrState {
 			w.env.T.Fatalf("%s: %v", q, err)
 		}
 	}
-	get(&s.Version, `SELECT security_version FROM orgs WHERE id = $1`)
+	get(&s.Version, `SELECT version FROM org_security WHERE org_id = $1`)
 	get(&s.Groups, `SELECT count(*) FROM groups WHERE org_id = $1`)
 	get(&s.GroupMembers, `SELECT count(*) FROM group_members WHERE org_id = $1`)
 	get(&s.Rules, `SELECT count(*) FROM sharing_rules WHERE org_id = $1`)
@@ -779,7 +779,7 @@ func TestRecordShareAdministration(t *testing.T) {
 			WHERE org_id = $1 AND is_standard`, w.orgKey); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.LogSecurityChange(ctx, tx, w.orgKey, db.ChangeOrg, map[string]any{"profile": "standard"}); err != nil {
+		if err := db.LogSecurityChange(ctx, tx, w.orgKey, db.ChangeOrg, map[string]any{"profile": "standard"}); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.Commit(); err != nil {

@@ -25,7 +25,7 @@ import (
 
 var backupTables = []string{"users", "orgs", "profiles", "roles", "members", "groups", "group_members",
 	"module_sharing", "sharing_rules", "record_shares", "custom_field_definitions", "field_permissions",
-	"accounts", "contacts", "leads", "deals", "tasks", "audit_log", "security_changes"}
+	"accounts", "contacts", "leads", "deals", "tasks", "audit_log", "security_changes", "org_security"}
 
 func requireTools(t *testing.T, tools ...string) {
 	t.Helper()
@@ -271,8 +271,8 @@ func TestRestoreWithoutFlushingRedisServesNoStaleGrant(t *testing.T) {
 	if err := conn.Get(&orgKey, `SELECT id FROM orgs WHERE name = 'Acme Corp'`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Exec(`WITH v AS (UPDATE orgs SET security_version = security_version + 1 WHERE id = $1 RETURNING security_version)
-		INSERT INTO security_changes (org_id, version, kind, payload) SELECT $1, security_version, 'org', '{}' FROM v`, orgKey); err != nil {
+	if _, err := conn.Exec(`WITH v AS (UPDATE org_security SET version = version + 1 WHERE org_id = $1 RETURNING version)
+		INSERT INTO security_changes (org_id, version, kind, payload) SELECT $1, version, 'org', '{}' FROM v`, orgKey); err != nil {
 		t.Fatal(err)
 	}
 	if sees(serve()) {

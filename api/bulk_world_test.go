@@ -80,7 +80,7 @@ func bkNewWorld(t *testing.T) *bkWorld {
 		($1, $2, 'DEALS', 'amount', 'READ_ONLY'), ($1, $2, 'DEALS', 'probability', 'HIDDEN'), ($1, $2, 'DEALS', 'secretCode', 'HIDDEN'),
 		($1, $2, 'CONTACTS', 'bankAccountNumber', 'HIDDEN'), ($1, $2, 'CONTACTS', 'iban', 'HIDDEN'),
 		($1, $3, 'CONTACTS', 'bankAccountNumber', 'HIDDEN'), ($1, $3, 'CONTACTS', 'iban', 'HIDDEN')`, w.orgKey, bulk, std)
-	_, err := db.LogSecurityChange(ctx, tx, w.orgKey, db.ChangeOrg, map[string]any{"profiles": "bulk test"})
+	err := db.LogSecurityChange(ctx, tx, w.orgKey, db.ChangeOrg, map[string]any{"profiles": "bulk test"})
 	must(err)
 	must(tx.Commit())
 
@@ -128,7 +128,7 @@ func (w *bkWorld) state(t testing.TB) string {
 		`SELECT module, record_id, principal_type, principal_id, access FROM record_shares ORDER BY 1, 2, 3, 4`,
 		`SELECT count(*), coalesce(max(version), 0) FROM security_changes`,
 		`SELECT count(*) FROM audit_log`,
-		`SELECT security_version FROM orgs ORDER BY id`,
+		`SELECT version FROM org_security ORDER BY org_id`,
 	} {
 		rows, err := w.env.DB.Queryx(q)
 		if err != nil {

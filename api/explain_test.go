@@ -418,7 +418,7 @@ func TestExplainWhoMayAskAndWhatIsShown(t *testing.T) {
 	tx.MustExec(`UPDATE profiles SET setup_permissions = '{manageSharing}' WHERE id = $1`, auditing)
 	tx.MustExec(`INSERT INTO field_permissions (org_id, profile_id, module, field, access) VALUES
 		($1, $2, 'ACCOUNTS', 'industry', 'HIDDEN'), ($1, $2, 'CONTACTS', 'account', 'HIDDEN')`, w.OrgID, auditing)
-	if _, err := db.LogSecurityChange(ctx, tx, w.OrgID, db.ChangeOrg, map[string]any{"profile": auditing}); err != nil {
+	if err := db.LogSecurityChange(ctx, tx, w.OrgID, db.ChangeOrg, map[string]any{"profile": auditing}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {

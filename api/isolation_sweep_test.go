@@ -494,8 +494,8 @@ func (op sweepOp) call(args [][2]any, mode int, org string, selection string) st
 }
 
 // sweepOrgFingerprint is everything stored for the org: every table with an
-// org_id column, the org's row (its security version included) and the
-// identities of its members; one statement.
+// org_id column (org_security, with its security version, included), the
+// org's row and the identities of its members; one statement.
 func sweepOrgFingerprint(env *apitest.Env, org int64) string {
 	env.T.Helper()
 	var tables []string

@@ -64,7 +64,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		SELECT $1, id, 'CONTACTS', 'bankAccountNumber', 'HIDDEN' FROM profiles WHERE org_id = $1 AND is_standard`, org); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.LogSecurityChange(ctx, tx, org, db.ChangeOrg, map[string]any{"fields": true}); err != nil {
+	if err := db.LogSecurityChange(ctx, tx, org, db.ChangeOrg, map[string]any{"fields": true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -95,7 +95,7 @@ func TestRedisKilledMidTest(t *testing.T) {
 		var id int64
 		fmt.Sscan(dealKey, &id)
 		payload := map[string]any{"module": "DEALS", "record": id, "principal": map[string]any{"Type": "USER", "ID": member}, "level": "READ_ONLY"}
-		if _, err := db.LogSecurityChange(ctx, tx, apitest.OrgKey(org.Org), kind, payload); err != nil {
+		if err := db.LogSecurityChange(ctx, tx, apitest.OrgKey(org.Org), kind, payload); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.Commit(); err != nil {

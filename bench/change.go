@@ -79,7 +79,7 @@ func (e *env) directWrite(ctx context.Context, kind string, payload any, fn func
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if _, err := db.LogSecurityChange(ctx, tx, e.gen.Org, kind, payload); err != nil {
+	if err := db.LogSecurityChange(ctx, tx, e.gen.Org, kind, payload); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -464,7 +464,7 @@ func newEngineFixture(t *testing.T) *engineFixture {
 		if f.other, err = add("Other", f.rOther); err != nil {
 			return err
 		}
-		_, err = db.LogSecurityChange(ctx, tx, f.org, db.ChangeOrg, map[string]any{"setup": true})
+		err = db.LogSecurityChange(ctx, tx, f.org, db.ChangeOrg, map[string]any{"setup": true})
 		return err
 	})
 	return f
@@ -527,7 +527,7 @@ func (f *engineFixture) rule(m access.Module, name string, c *access.Criteria, t
 			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, f.org, string(m), name, cj, target.Type.String(), target.ID, level.String()); err != nil {
 			return err
 		}
-		_, err = db.LogSecurityChange(f.ctx, tx, f.org, db.ChangeRules, map[string]any{"module": m})
+		err = db.LogSecurityChange(f.ctx, tx, f.org, db.ChangeRules, map[string]any{"module": m})
 		return err
 	})
 	return id
@@ -682,7 +682,7 @@ func (f *engineFixture) shareAndDelete() error {
 				VALUES ($1, 'DEALS', $2, 'USER', $3, 'READ_ONLY')`, f.org, id, f.other); err != nil {
 				return err
 			}
-			_, err := db.LogSecurityChange(ctx, tx, f.org, db.ChangeShareAdd, db.ShareChange{Module: records.Deals, RecordID: id,
+			err := db.LogSecurityChange(ctx, tx, f.org, db.ChangeShareAdd, db.ShareChange{Module: records.Deals, RecordID: id,
 				Principal: access.User(f.other), Level: access.LevelReadOnly})
 			return err
 		}),
@@ -693,7 +693,7 @@ func (f *engineFixture) shareAndDelete() error {
 			if err := db.DeleteRecord(ctx, tx, f.org, deals, id); err != nil {
 				return err
 			}
-			_, err := db.LogSecurityChange(ctx, tx, f.org, db.ChangeRecordDelete, db.RecordChange{Module: records.Deals, ID: id})
+			err := db.LogSecurityChange(ctx, tx, f.org, db.ChangeRecordDelete, db.RecordChange{Module: records.Deals, ID: id})
 			return err
 		}))
 }

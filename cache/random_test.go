@@ -71,7 +71,7 @@ func logRecord(ctx context.Context, tx *sqlx.Tx, rec records.Record) error {
 	if pm, pid, ok := records.ParentOf(rec); ok {
 		rc.Parent = &access.RecordRef{Module: pm, ID: pid}
 	}
-	_, err := db.LogSecurityChange(ctx, tx, rec.Base().OrgID, db.ChangeRecordUpsert, rc)
+	err := db.LogSecurityChange(ctx, tx, rec.Base().OrgID, db.ChangeRecordUpsert, rc)
 	return err
 }
 
@@ -286,7 +286,7 @@ func (w *world) orgChange(org int64, payload map[string]any, fn func(tx *sqlx.Tx
 		if err := fn(tx); err != nil {
 			return err
 		}
-		_, err := db.LogSecurityChange(w.ctx, tx, org, db.ChangeOrg, payload)
+		err := db.LogSecurityChange(w.ctx, tx, org, db.ChangeOrg, payload)
 		return err
 	})
 }
@@ -492,7 +492,7 @@ func (w *world) newOrg(n int) {
 				return err
 			}
 		}
-		_, err = db.LogSecurityChange(ctx, tx, org, db.ChangeOrg, map[string]any{"setup": "members"})
+		err = db.LogSecurityChange(ctx, tx, org, db.ChangeOrg, map[string]any{"setup": "members"})
 		return err
 	})
 	w.orgs = append(w.orgs, org)
@@ -855,7 +855,7 @@ func (w *world) deleteRecord(org int64) (string, bool) {
 		if err := db.DeleteRecord(w.ctx, tx, org, meta, r.id); err != nil {
 			return err
 		}
-		if _, err := db.LogSecurityChange(w.ctx, tx, org, db.ChangeRecordDelete, db.RecordChange{Module: r.mod, ID: r.id}); err != nil {
+		if err := db.LogSecurityChange(w.ctx, tx, org, db.ChangeRecordDelete, db.RecordChange{Module: r.mod, ID: r.id}); err != nil {
 			return err
 		}
 		for _, c := range children {
@@ -887,7 +887,7 @@ func (w *world) addShare(org int64) string {
 			b.data.Members[0].ID); err != nil {
 			return err
 		}
-		_, err := db.LogSecurityChange(w.ctx, tx, org, db.ChangeShareAdd, db.ShareChange{Module: sh.Module, RecordID: sh.RecordID,
+		err := db.LogSecurityChange(w.ctx, tx, org, db.ChangeShareAdd, db.ShareChange{Module: sh.Module, RecordID: sh.RecordID,
 			Principal: sh.Principal, Level: sh.Level, IncludeRelated: sh.IncludeRelated})
 		return err
 	})
@@ -905,7 +905,7 @@ func (w *world) removeShare(org int64) (string, bool) {
 			AND principal_type = $4 AND principal_id = $5`, org, string(sh.Module), sh.RecordID, sh.Principal.Type.String(), sh.Principal.ID); err != nil {
 			return err
 		}
-		_, err := db.LogSecurityChange(w.ctx, tx, org, db.ChangeShareRemove, db.ShareChange{Module: sh.Module, RecordID: sh.RecordID,
+		err := db.LogSecurityChange(w.ctx, tx, org, db.ChangeShareRemove, db.ShareChange{Module: sh.Module, RecordID: sh.RecordID,
 			Principal: sh.Principal, Level: sh.Level, IncludeRelated: sh.IncludeRelated})
 		return err
 	})
@@ -949,7 +949,7 @@ func (w *world) rulesChange(org int64, m access.Module, fn func(tx *sqlx.Tx) err
 		if err := fn(tx); err != nil {
 			return err
 		}
-		_, err := db.LogSecurityChange(w.ctx, tx, org, db.ChangeRules, map[string]any{"module": m})
+		err := db.LogSecurityChange(w.ctx, tx, org, db.ChangeRules, map[string]any{"module": m})
 		return err
 	})
 }

@@ -15,21 +15,19 @@ import (
 // Callers run the writes in one transaction together with their audit entry
 // and LogSecurityChange.
 
-// LockOrg locks the org's row until the transaction ends and returns its
-// security version. Access-changing writes of one org take this lock before
-// they validate, so no other access change of the org can commit in between
-// (they all bump the version on this row): with OrgChangedSince, a write
-// knows that the state it validated against is the state it changes.
+// LockOrg locks the org's security row until the transaction ends and
+// returns its security version. Access-changing writes of one org take this
+// lock before they validate, so no other access change of the org can
+// commit in between (they all bump the version on this row): with
+// OrgChangedSince, a write knows that the state it validated against is the
+// state it changes.
 //
-// FOR NO KEY UPDATE, not FOR UPDATE: it conflicts with the version bump
-// (an UPDATE of a non-key column) as it must, but not with the FOR KEY
-// SHARE locks that every insert's foreign key check takes on the org row.
-// Under a steady stream of record writes those share locks overlap without
-// a gap, and a FOR UPDATE waiter was starved past the request timeout
-// (faults.TestRedisRestartUnderLoad with 64 clients).
+// The row is org_security's, not orgs': nothing references it, so the lock
+// never meets the FOR KEY SHARE locks of foreign key checks (see migration
+// 00008).
 func LockOrg(ctx context.Context, tx *sqlx.Tx, orgID int64) (int64, error) {
 	var v int64
-	err := sqlx.GetContext(ctx, tx, &v, `SELECT security_version FROM orgs WHERE id = $1 FOR NO KEY UPDATE`, orgID)
+	err := sqlx.GetContext(ctx, tx, &v, `SELECT version FROM org_security WHERE org_id = $1 FOR NO KEY UPDATE`, orgID)
 	return v, notFound(err, "lock org")
 }
 

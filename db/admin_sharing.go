@@ -361,14 +361,18 @@ func DeleteRecordShare(ctx context.Context, tx *sqlx.Tx, orgID int64, m access.M
 	return n > 0, nil
 }
 
-// LockRecordsShared takes a share lock on the org's records of the table with
-// the given ids, in id order, and returns the ids that exist. A record being
-// deleted concurrently is either gone once the lock is granted or stays until
-// the transaction ends, so a share is never written for a deleted record.
-func LockRecordsShared(ctx context.Context, tx *sqlx.Tx, orgID int64, table string, recordIDs []int64) (map[int64]bool, error) {
+// LockRecordsForSharing locks the org's records of the table with the given
+// ids, in id order, and returns the ids that exist. FOR NO KEY UPDATE: the
+// shares of one record change one transaction at a time and never beside a
+// write of the record itself, so what a share change checks (the record's
+// owner, its other shares, the limits) stays true until it commits. A
+// record being deleted concurrently is either gone once the lock is
+// granted or stays until the transaction ends, so a share is never written
+// for a deleted record.
+func LockRecordsForSharing(ctx context.Context, tx *sqlx.Tx, orgID int64, table string, recordIDs []int64) (map[int64]bool, error) {
 	var found []int64
 	if err := sqlx.SelectContext(ctx, tx, &found, `SELECT id FROM `+pq.QuoteIdentifier(table)+`
-		WHERE org_id = $1 AND id = ANY($2::bigint[]) ORDER BY id FOR SHARE`, orgID, pq.Int64Array(recordIDs)); err != nil {
+		WHERE org_id = $1 AND id = ANY($2::bigint[]) ORDER BY id FOR NO KEY UPDATE`, orgID, pq.Int64Array(recordIDs)); err != nil {
 		return nil, wrap(err, "lock records")
 	}
 	out := make(map[int64]bool, len(found))

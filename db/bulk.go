@@ -227,19 +227,18 @@ func insertReturning(ctx context.Context, tx *sqlx.Tx, m *recordModel, s string,
 	return out, scanRecordsByID(rows, m, out)
 }
 
-// LogSecurityChanges is LogSecurityChange for many changes of one kind: the
-// org's version advances by one per change, in one statement, and the
-// changes are logged in order with consecutive versions, so the log stays
-// gapless and a replay applies them exactly as if logged one by one.
-func LogSecurityChanges(ctx context.Context, tx *sqlx.Tx, orgID int64, kind string, payloads []any) (int64, error) {
+// LogSecurityChanges is LogSecurityChange for many changes of one kind, in
+// one statement: they get consecutive versions at the commit, in the order
+// given, so a replay applies them exactly as if logged one by one.
+func LogSecurityChanges(ctx context.Context, tx *sqlx.Tx, orgID int64, kind string, payloads []any) error {
 	if len(payloads) == 0 {
-		return CurrentVersion(ctx, tx, orgID)
+		return nil
 	}
 	bodies := make([]string, len(payloads))
 	for i, p := range payloads {
 		b, err := json.Marshal(p)
 		if err != nil {
-			return 0, fmt.Errorf("change payload: %w", err)
+			return fmt.Errorf("change payload: %w", err)
 		}
 		bodies[i] = string(b)
 	}

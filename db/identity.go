@@ -131,16 +131,16 @@ func SetDefaultOrg(ctx context.Context, q sqlx.ExecerContext, userID, orgID int6
 // OrgByID loads an org; ErrNotFound when none.
 func OrgByID(ctx context.Context, q sqlx.QueryerContext, id int64) (*Org, error) {
 	var o Org
-	err := sqlx.GetContext(ctx, q, &o, `SELECT id, name, hierarchy_mode, security_version, time_zone, created_at
-		FROM orgs WHERE id = $1`, id)
+	err := sqlx.GetContext(ctx, q, &o, `SELECT o.id, o.name, o.hierarchy_mode, s.version AS security_version, o.time_zone, o.created_at
+		FROM orgs o JOIN org_security s ON s.org_id = o.id WHERE o.id = $1`, id)
 	return &o, notFound(err, "org")
 }
 
 // OrgsOfUser lists the orgs where the user is an ACTIVE member, oldest first.
 func OrgsOfUser(ctx context.Context, q sqlx.QueryerContext, userID int64) ([]*Org, error) {
 	var out []*Org
-	err := sqlx.SelectContext(ctx, q, &out, `SELECT o.id, o.name, o.hierarchy_mode, o.security_version, o.time_zone, o.created_at
-		FROM orgs o JOIN members m ON m.org_id = o.id
+	err := sqlx.SelectContext(ctx, q, &out, `SELECT o.id, o.name, o.hierarchy_mode, s.version AS security_version, o.time_zone, o.created_at
+		FROM orgs o JOIN org_security s ON s.org_id = o.id JOIN members m ON m.org_id = o.id
 		WHERE m.user_id = $1 AND m.status = 'ACTIVE' ORDER BY o.id`, userID)
 	return out, wrap(err, "orgs of user")
 }

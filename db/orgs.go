@@ -74,7 +74,7 @@ func CreateOrg(ctx context.Context, tx *sqlx.Tx, userID int64, name, timeZone st
 	var out NewOrg
 	out.Org = &Org{}
 	if err := sqlx.GetContext(ctx, tx, out.Org, `INSERT INTO orgs (name, time_zone) VALUES ($1, $2)
-		RETURNING id, name, hierarchy_mode, security_version, time_zone, created_at`, name, timeZone); err != nil {
+		RETURNING id, name, hierarchy_mode, 1 AS security_version, time_zone, created_at`, name, timeZone); err != nil {
 		return nil, wrap(err, "insert org")
 	}
 	orgID := out.Org.Key

@@ -16,7 +16,7 @@ import (
 // truth every request checks its cached access state against.
 func CurrentVersion(ctx context.Context, q sqlx.QueryerContext, orgID int64) (int64, error) {
 	var v int64
-	err := sqlx.GetContext(ctx, q, &v, `SELECT security_version FROM orgs WHERE id = $1`, orgID)
+	err := sqlx.GetContext(ctx, q, &v, `SELECT version FROM org_security WHERE org_id = $1`, orgID)
 	return v, notFound(err, "security version")
 }
 
@@ -26,10 +26,10 @@ func CurrentVersion(ctx context.Context, q sqlx.QueryerContext, orgID int64) (in
 // version is a copy of this database's history only if the marks agree; a
 // database restored from a backup has another future.
 func VersionMark(ctx context.Context, q sqlx.QueryerContext, orgID, version int64) (current, mark int64, err error) {
-	err = q.QueryRowxContext(ctx, `SELECT o.security_version,
+	err = q.QueryRowxContext(ctx, `SELECT s.version,
 		coalesce((SELECT (extract(epoch FROM c.at) * 1000000)::bigint FROM security_changes c
-		          WHERE c.org_id = o.id AND c.version = $2), 0)
-		FROM orgs o WHERE o.id = $1`, orgID, version).Scan(&current, &mark)
+		          WHERE c.org_id = s.org_id AND c.version = $2), 0)
+		FROM org_security s WHERE s.org_id = $1`, orgID, version).Scan(&current, &mark)
 	return current, mark, notFound(err, "security version")
 }
 
@@ -68,40 +68,29 @@ type Change struct {
 	Payload json.RawMessage `db:"payload"`
 }
 
-// LogSecurityChange bumps the org's security version and records the change,
-// in the caller's transaction: the write and the new version commit together,
-// and concurrent access-changing writes of one org are serialised by the
-// org row's lock, so the log has no gaps.
-func LogSecurityChange(ctx context.Context, tx *sqlx.Tx, orgID int64, kind string, payload any) (int64, error) {
+// LogSecurityChange records an access-relevant change in the caller's
+// transaction. The change gets its version when the transaction commits
+// (migration 00008's deferred trigger bumps the org's security version and
+// numbers the transaction's changes after it): the write and the new
+// version commit together, concurrent writes of one org are serialised only
+// for the length of their commit, and the log has no gaps.
+func LogSecurityChange(ctx context.Context, tx *sqlx.Tx, orgID int64, kind string, payload any) error {
 	body, err := json.Marshal(payload)
 	if err != nil {
-		return 0, fmt.Errorf("change payload: %w", err)
+		return fmt.Errorf("change payload: %w", err)
 	}
 	return logChanges(ctx, tx, orgID, kind, []string{string(body)})
 }
 
-// logChanges bumps the version by len(bodies) and logs one change per body,
-// in one statement: the org row stays locked from here to the commit, so
-// every write of the org queues on it, and a round trip less under the
-// lock is a round trip less for everyone queued (callers log last, just
-// before committing).
-func logChanges(ctx context.Context, tx *sqlx.Tx, orgID int64, kind string, bodies []string) (int64, error) {
-	var last sql.NullInt64
-	err := sqlx.GetContext(ctx, tx, &last, `WITH v AS (
-			UPDATE orgs SET security_version = security_version + $2 WHERE id = $1 RETURNING security_version),
-		ins AS (
-			INSERT INTO security_changes (org_id, version, kind, payload)
-			SELECT $1, v.security_version - $2 + p.ord, $3, p.body::jsonb
-			FROM v, unnest($4::text[]) WITH ORDINALITY AS p(body, ord)
-			RETURNING version)
-		SELECT max(version) FROM ins`, orgID, len(bodies), kind, pq.Array(bodies))
-	if err != nil {
-		return 0, wrap(err, "log security change")
-	}
-	if !last.Valid {
-		return 0, fmt.Errorf("log security change: org %d: %w", orgID, ErrNotFound)
-	}
-	return last.Int64, nil
+// logChanges logs one change per body, in order, under placeholder versions
+// that the commit replaces (the subquery's ORDER BY makes the placeholders
+// follow the bodies' order).
+func logChanges(ctx context.Context, tx *sqlx.Tx, orgID int64, kind string, bodies []string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO security_changes (org_id, version, kind, payload)
+		SELECT $1, -nextval('security_change_placeholder'), $2, p.body::jsonb
+		FROM (SELECT body FROM unnest($3::text[]) WITH ORDINALITY AS u(body, ord) ORDER BY ord) p`,
+		orgID, kind, pq.Array(bodies))
+	return wrap(err, "log security change")
 }
 
 // ChangesSince lists the org's changes after version, oldest first.

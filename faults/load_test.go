@@ -266,7 +266,7 @@ func addMember(t testing.TB, conn *sqlx.DB, orgKey int64, email string) int64 {
 	if _, err := tx.ExecContext(ctx, `UPDATE users SET default_org_id = $2 WHERE id = $1`, user, orgKey); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.LogSecurityChange(ctx, tx, orgKey, db.ChangeOrg, map[string]any{"member": member}); err != nil {
+	if err := db.LogSecurityChange(ctx, tx, orgKey, db.ChangeOrg, map[string]any{"member": member}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -130,7 +130,7 @@ func (c *orgChange) record(ctx context.Context, action, targetType string, targe
 	if err := audit(ctx, c.tx, c.sc, action, targetType, targetID, before, after); err != nil {
 		return err
 	}
-	_, err := db.LogSecurityChange(ctx, c.tx, c.sc.org.Key, db.ChangeOrg,
+	err := db.LogSecurityChange(ctx, c.tx, c.sc.org.Key, db.ChangeOrg,
 		map[string]any{"action": action, "targetType": targetType, "targetId": targetID})
 	return err
 }

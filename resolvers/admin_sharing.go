@@ -195,7 +195,7 @@ func (r *Resolver) createGroup(ctx context.Context, input model.CreateGroupInput
 			return err
 		}
 		g = &db.GroupRow{Key: id, Name: name, Description: desc, Members: members}
-		if _, err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeOrg, map[string]any{"group": id}); err != nil {
+		if err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeOrg, map[string]any{"group": id}); err != nil {
 			return err
 		}
 		return audit(ctx, tx, sc, "group.create", "group", id, nil, lsc.groupOut(g))
@@ -286,7 +286,7 @@ func (r *Resolver) updateGroup(ctx context.Context, id string, input model.Updat
 			return err
 		}
 		after = &g
-		if _, err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeOrg, map[string]any{"group": key}); err != nil {
+		if err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeOrg, map[string]any{"group": key}); err != nil {
 			return err
 		}
 		return audit(ctx, tx, sc, "group.update", "group", key, lsc.groupOut(before), lsc.groupOut(after))
@@ -339,7 +339,7 @@ func (r *Resolver) deleteGroup(ctx context.Context, id string) (string, error) {
 		if err := db.DeleteGroup(ctx, tx, sc.org.Key, key); err != nil {
 			return err
 		}
-		if _, err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeOrg, map[string]any{"group": key}); err != nil {
+		if err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeOrg, map[string]any{"group": key}); err != nil {
 			return err
 		}
 		return audit(ctx, tx, sc, "group.delete", "group", key, lsc.groupOut(before), nil)
@@ -505,7 +505,7 @@ func (r *Resolver) createSharingRule(ctx context.Context, input model.CreateShar
 		if rule.ID, err = db.InsertSharingRule(ctx, tx, sc.org.Key, rule); err != nil {
 			return err
 		}
-		if _, err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeRules, map[string]any{"module": m}); err != nil {
+		if err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeRules, map[string]any{"module": m}); err != nil {
 			return err
 		}
 		return audit(ctx, tx, sc, "sharingRule.create", "sharingRule", rule.ID, nil, lsc.ruleOut(&rule))
@@ -617,7 +617,7 @@ func (r *Resolver) updateSharingRule(ctx context.Context, id string, input model
 		if err := db.UpdateSharingRule(ctx, tx, sc.org.Key, rule); err != nil {
 			return err
 		}
-		if _, err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeRules, map[string]any{"module": rule.Module}); err != nil {
+		if err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeRules, map[string]any{"module": rule.Module}); err != nil {
 			return err
 		}
 		return audit(ctx, tx, sc, "sharingRule.update", "sharingRule", key, lsc.ruleOut(old), lsc.ruleOut(&rule))
@@ -649,7 +649,7 @@ func (r *Resolver) deleteSharingRule(ctx context.Context, id string) (string, er
 		if err := db.DeleteSharingRule(ctx, tx, sc.org.Key, key); err != nil {
 			return err
 		}
-		if _, err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeRules, map[string]any{"module": old.Module}); err != nil {
+		if err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeRules, map[string]any{"module": old.Module}); err != nil {
 			return err
 		}
 		return audit(ctx, tx, sc, "sharingRule.delete", "sharingRule", key, lsc.ruleOut(old), nil)

@@ -1,6 +1,7 @@
 package resolvers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,19 +84,59 @@ func (r *Resolver) shareableRecords(lsc *scope, m access.Module, keys []int64, p
 	return nil
 }
 
-// lockShareTargets locks the records (before the org: the order record
-// writes take their locks in) and returns the locked scope and the records
-// that exist.
-func (r *Resolver) lockShareTargets(ctx context.Context, tx *sqlx.Tx, sc *scope, m access.Module, keys []int64) (*scope, map[int64]bool, error) {
-	exists, err := db.LockRecordsShared(ctx, tx, sc.org.Key, records.MetaOf(m).Table, keys)
-	if err != nil {
-		return nil, nil, err
+// shareWrite runs a change of record shares in one transaction:
+//
+//   - the records are locked first (db.LockRecordsForSharing), so nothing
+//     else changes them or their shares until the commit;
+//   - fn validates and writes against the engine's state at the version
+//     current once they are locked, which holds every change of these
+//     records, and returns the security changes to log;
+//   - the org's security row is taken only at the end, by logging those
+//     changes; a change of the org's structure (groups, roles, members,
+//     rules) committed since that version makes the whole write start over,
+//     so it never commits against a state that is no longer true.
+//
+// Holding the org's row for the last statement and the commit only, rather
+// than for the whole validation, is what keeps the org's other writes from
+// queuing behind it: the soak's record writes waited seconds behind shares
+// that held it throughout.
+func (r *Resolver) shareWrite(ctx context.Context, sc *scope, m access.Module, keys []int64,
+	fn func(tx *sqlx.Tx, lsc *scope, exists map[int64]bool) (kind string, changes []any, err error)) error {
+	for attempt := 1; ; attempt++ {
+		err := r.adminWrite(ctx, func(tx *sqlx.Tx) error {
+			exists, err := db.LockRecordsForSharing(ctx, tx, sc.org.Key, records.MetaOf(m).Table, keys)
+			if err != nil {
+				return err
+			}
+			base, err := db.CurrentVersion(ctx, tx, sc.org.Key)
+			if err != nil {
+				return err
+			}
+			snap, ix, err := r.Engine.StateAt(ctx, sc.org.Key, base)
+			if err != nil {
+				return err
+			}
+			lsc := &scope{org: sc.org, member: sc.member, snap: snap, index: ix, loaders: sc.loaders, conn: sc.conn,
+				visible: map[access.Module]access.VisibleSet{}}
+			kind, changes, err := fn(tx, lsc, exists)
+			if err != nil || len(changes) == 0 {
+				return err
+			}
+			if err := db.LogSecurityChanges(ctx, tx, sc.org.Key, kind, changes); err != nil {
+				return err
+			}
+			if stale, err := db.OrgChangedSince(ctx, tx, sc.org.Key, base); err != nil || stale {
+				return cmp.Or(err, errStale)
+			}
+			return nil
+		})
+		if !errors.Is(err, errStale) {
+			return err
+		}
+		if attempt == maxChangeAttempts {
+			return apperr.NewConflict("the org's security settings keep changing concurrently: retry")
+		}
 	}
-	lsc, err := r.lockedScope(ctx, tx, sc)
-	if err != nil {
-		return nil, nil, err
-	}
-	return lsc, exists, nil
 }
 
 // shareIn is one requested share, decoded.
@@ -194,37 +235,34 @@ func (r *Resolver) shareRecords(ctx context.Context, module model.Module, record
 		return nil, err
 	}
 	var result []db.RecordShareRow
-	var lsc *scope
-	err = r.adminWrite(ctx, func(tx *sqlx.Tx) error {
-		s, exists, err := r.lockShareTargets(ctx, tx, sc, m, keys)
-		if err != nil {
-			return err
-		}
-		lsc = s
+	var outScope *scope
+	err = r.shareWrite(ctx, sc, m, keys, func(tx *sqlx.Tx, lsc *scope, exists map[int64]bool) (string, []any, error) {
+		outScope = lsc
 		adding, err := lsc.sharesIn(m, shares)
 		if err != nil {
-			return err
+			return "", nil, err
 		}
 		rows, err := db.RecordSharesOf(ctx, tx, sc.org.Key, m, keys)
 		if err != nil {
-			return err
+			return "", nil, err
 		}
 		existing := sharesByRecord(rows)
 		// Record by record, in the order given, so that the error names the
 		// first record that fails whatever the reason.
 		for i, key := range keys {
 			if err := r.shareableRecords(lsc, m, keys[i:i+1], pub[i:i+1], exists); err != nil {
-				return err
+				return "", nil, err
 			}
 			add := make([]access.Share, len(adding))
 			for k, a := range adding {
 				add[k] = access.Share{Module: m, RecordID: key, Principal: a.p, Level: a.level, IncludeRelated: a.incl}
 			}
 			if err := access.CheckShareLimits(plainShares(existing[key]), add); err != nil {
-				return shareLimitErr(m, key, pub[i], err)
+				return "", nil, shareLimitErr(m, key, pub[i], err)
 			}
 		}
 		result = make([]db.RecordShareRow, 0, len(keys)*len(adding))
+		var changes []any
 		for _, key := range keys {
 			before := existing[key]
 			current := map[access.Principal]db.RecordShareRow{}
@@ -240,12 +278,9 @@ func (r *Resolver) shareRecords(ctx context.Context, module model.Module, record
 				}
 				row, err := db.UpsertRecordShare(ctx, tx, sc.org.Key, sh, sc.member.Key)
 				if err != nil {
-					return err
+					return "", nil, err
 				}
-				if _, err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeShareAdd, db.ShareChange{Module: m, RecordID: key,
-					Principal: a.p, Level: a.level, IncludeRelated: a.incl}); err != nil {
-					return err
-				}
+				changes = append(changes, db.ShareChange{Module: m, RecordID: key, Principal: a.p, Level: a.level, IncludeRelated: a.incl})
 				current[a.p] = row
 				result = append(result, row)
 				changed = true
@@ -260,15 +295,15 @@ func (r *Resolver) shareRecords(ctx context.Context, module model.Module, record
 			sortShareRows(after)
 			if err := audit(ctx, tx, sc, "record.share", string(records.MetaOf(m).IDKind), key,
 				lsc.shareAudit(before), lsc.shareAudit(after)); err != nil {
-				return err
+				return "", nil, err
 			}
 		}
-		return nil
+		return db.ChangeShareAdd, changes, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return r.recordSharesOut(ctx, lsc, result)
+	return r.recordSharesOut(ctx, outScope, result)
 }
 
 func sortShareRows(rows []db.RecordShareRow) {
@@ -371,17 +406,15 @@ func (r *Resolver) revokeRecordShares(ctx context.Context, module model.Module, 
 		}
 	}
 	removed := 0
-	err = r.adminWrite(ctx, func(tx *sqlx.Tx) error {
-		lsc, exists, err := r.lockShareTargets(ctx, tx, sc, m, keys)
-		if err != nil {
-			return err
-		}
+	err = r.shareWrite(ctx, sc, m, keys, func(tx *sqlx.Tx, lsc *scope, exists map[int64]bool) (string, []any, error) {
+		removed = 0 // a write that starts over counts again
+		var changes []any
 		if err := r.shareableRecords(lsc, m, keys, pub, exists); err != nil {
-			return err
+			return "", nil, err
 		}
 		rows, err := db.RecordSharesOf(ctx, tx, sc.org.Key, m, keys)
 		if err != nil {
-			return err
+			return "", nil, err
 		}
 		existing := sharesByRecord(rows)
 		for _, key := range keys {
@@ -394,15 +427,13 @@ func (r *Resolver) revokeRecordShares(ctx context.Context, module model.Module, 
 				}
 				ok, err := db.DeleteRecordShare(ctx, tx, sc.org.Key, m, key, row.Principal)
 				if err != nil {
-					return err
+					return "", nil, err
 				}
 				if !ok {
 					continue
 				}
-				if _, err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeShareRemove, db.ShareChange{Module: m, RecordID: key,
-					Principal: row.Principal, Level: row.Level, IncludeRelated: row.IncludeRelated}); err != nil {
-					return err
-				}
+				changes = append(changes, db.ShareChange{Module: m, RecordID: key,
+					Principal: row.Principal, Level: row.Level, IncludeRelated: row.IncludeRelated})
 				removed++
 			}
 			if len(after) == len(before) {
@@ -410,10 +441,10 @@ func (r *Resolver) revokeRecordShares(ctx context.Context, module model.Module, 
 			}
 			if err := audit(ctx, tx, sc, "record.unshare", string(records.MetaOf(m).IDKind), key,
 				lsc.shareAudit(before), lsc.shareAudit(after)); err != nil {
-				return err
+				return "", nil, err
 			}
 		}
-		return nil
+		return db.ChangeShareRemove, changes, nil
 	})
 	if err != nil {
 		return 0, err

@@ -128,7 +128,7 @@ func (t *bulkTarget) logUpserts(ctx context.Context, tx *sqlx.Tx, sc *scope, wri
 		}
 		payloads = append(payloads, recordChange(rec))
 	}
-	_, err := db.LogSecurityChanges(ctx, tx, sc.org.Key, db.ChangeRecordUpsert, payloads)
+	err := db.LogSecurityChanges(ctx, tx, sc.org.Key, db.ChangeRecordUpsert, payloads)
 	return err
 }
 
@@ -273,14 +273,14 @@ func (r *Resolver) massDelete(ctx context.Context, module model.Module, in []str
 		for _, k := range t.keys {
 			payloads = append(payloads, db.RecordChange{Module: m, ID: k})
 		}
-		if _, err := db.LogSecurityChanges(ctx, tx, sc.org.Key, db.ChangeRecordDelete, payloads); err != nil {
+		if err := db.LogSecurityChanges(ctx, tx, sc.org.Key, db.ChangeRecordDelete, payloads); err != nil {
 			return err
 		}
 		payloads = payloads[:0]
 		for _, child := range orphans {
 			payloads = append(payloads, recordChange(child))
 		}
-		if _, err := db.LogSecurityChanges(ctx, tx, sc.org.Key, db.ChangeRecordUpsert, payloads); err != nil {
+		if err := db.LogSecurityChanges(ctx, tx, sc.org.Key, db.ChangeRecordUpsert, payloads); err != nil {
 			return err
 		}
 		entries := make([]db.AuditEntry, 0, len(t.keys))

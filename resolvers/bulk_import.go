@@ -136,7 +136,7 @@ func (r *Resolver) importRecords(ctx context.Context, module model.Module, data 
 			entries[i] = recordAuditEntry("record.create", rec, nil, recordAuditState(rec, nil))
 			created[i] = records.PublicID(rec)
 		}
-		if _, err := db.LogSecurityChanges(ctx, tx, sc.org.Key, db.ChangeRecordUpsert, payloads); err != nil {
+		if err := db.LogSecurityChanges(ctx, tx, sc.org.Key, db.ChangeRecordUpsert, payloads); err != nil {
 			return err
 		}
 		return db.AuditMany(ctx, tx, sc.org.Key, sc.member.Key, entries)

@@ -293,7 +293,7 @@ func (r *Resolver) deleteRecord(ctx context.Context, m access.Module, id string)
 		if err := db.DeleteRecord(ctx, tx, sc.org.Key, records.MetaOf(m), key); err != nil {
 			return err
 		}
-		if _, err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeRecordDelete, db.RecordChange{Module: m, ID: key}); err != nil {
+		if err := db.LogSecurityChange(ctx, tx, sc.org.Key, db.ChangeRecordDelete, db.RecordChange{Module: m, ID: key}); err != nil {
 			return err
 		}
 		for _, child := range orphans {
@@ -380,7 +380,7 @@ func (r *Resolver) parseWrite(ctx context.Context, sc *scope, m access.Module, i
 // logRecord records a record's index-relevant facts in the change log, in
 // the write's transaction.
 func logRecord(ctx context.Context, tx *sqlx.Tx, rec records.Record) error {
-	_, err := db.LogSecurityChange(ctx, tx, rec.Base().OrgID, db.ChangeRecordUpsert, recordChange(rec))
+	err := db.LogSecurityChange(ctx, tx, rec.Base().OrgID, db.ChangeRecordUpsert, recordChange(rec))
 	return err
 }
 

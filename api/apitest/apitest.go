@@ -269,7 +269,7 @@ func (e *Env) AddMember(org string, c Caller, roleName string, parentRole string
 	if _, err := tx.ExecContext(ctx, `UPDATE users SET default_org_id = $2 WHERE id = $1 AND default_org_id IS NULL`, uid, orgKey); err != nil {
 		e.T.Fatal(err)
 	}
-	if _, err := db.LogSecurityChange(ctx, tx, orgKey, db.ChangeOrg, map[string]any{"member": member}); err != nil {
+	if err := db.LogSecurityChange(ctx, tx, orgKey, db.ChangeOrg, map[string]any{"member": member}); err != nil {
 		e.T.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
