@@ -185,6 +185,9 @@ func (ix *Index) UnmarshalBinary(data []byte) error {
 	n := NewIndex()
 	n.version = d.varint()
 	nOwners := d.count(1)
+	if nOwners > maxOwnerCode+1 {
+		return fmt.Errorf("%w: more owners than an index holds", errCorrupt)
+	}
 	n.ownerIDs = make([]int64, 0, nOwners)
 	for i := 0; i < nOwners && d.err == nil; i++ {
 		id := d.varint()
@@ -219,19 +222,21 @@ func (ix *Index) UnmarshalBinary(data []byte) error {
 			}
 		}
 		md.all = union(owned)
-		md.recs = make(map[uint32]recEntry, md.all.GetCardinality())
+		// The per-record table is built from (id, owner) and (id, parent)
+		// pairs sorted by id, so that it fills by appending: looking ids up
+		// owner by owner, in no order, made the whole decode 1.6x slower.
+		owners := make([]uint64, 0, md.all.GetCardinality())
 		for code, b := range md.byOwner {
 			if b == nil {
 				continue
 			}
 			it := b.Iterator()
 			for it.HasNext() {
-				md.recs[it.Next()] = recEntry{owner: uint32(code), parentMod: -1}
+				owners = append(owners, uint64(it.Next())<<32|uint64(code))
 			}
 		}
-		if uint64(len(md.recs)) != md.all.GetCardinality() {
-			return fmt.Errorf("%w: record with two owners", errCorrupt)
-		}
+		var parents []uint64 // id<<32 | index in pks
+		var pks []parentKey
 		np := d.count(3)
 		for i := 0; i < np && d.err == nil; i++ {
 			pm, pid := d.uvarint(), d.uvarint()
@@ -246,14 +251,28 @@ func (ix *Index) UnmarshalBinary(data []byte) error {
 			md.children[pk] = b
 			it := b.Iterator()
 			for it.HasNext() {
-				id := it.Next()
-				r, ok := md.recs[id]
-				if !ok || r.parentMod >= 0 {
-					return fmt.Errorf("%w: child", errCorrupt)
-				}
-				r.parentMod, r.parentID = pk.mod, pk.id
-				md.recs[id] = r
+				parents = append(parents, uint64(it.Next())<<32|uint64(len(pks)))
 			}
+			pks = append(pks, pk)
+		}
+		slices.Sort(owners)
+		slices.Sort(parents)
+		j := 0
+		for i, o := range owners {
+			id := uint32(o >> 32)
+			if i > 0 && id == uint32(owners[i-1]>>32) {
+				return fmt.Errorf("%w: record with two owners", errCorrupt)
+			}
+			r := recEntry{owner: uint32(o), parentMod: -1}
+			if j < len(parents) && uint32(parents[j]>>32) == id {
+				pk := pks[uint32(parents[j])]
+				r.parentMod, r.parentID = pk.mod, pk.id
+				j++
+			}
+			md.recs.set(id, r)
+		}
+		if j != len(parents) { // a child not indexed, or with two parents
+			return fmt.Errorf("%w: child", errCorrupt)
 		}
 		nr := d.count(2)
 		for i := 0; i < nr && d.err == nil; i++ {
@@ -284,7 +303,7 @@ func (ix *Index) UnmarshalBinary(data []byte) error {
 				es = append(es, shareEntry{p: Principal{t, pid}, level: l, incl: incl == 1})
 			}
 			if d.err == nil {
-				if _, ok := md.recs[uint32(id)]; !ok {
+				if _, ok := md.recs.get(uint32(id)); !ok {
 					d.err = fmt.Errorf("%w: share of a record not indexed", errCorrupt)
 				}
 				md.shares[uint32(id)] = es

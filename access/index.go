@@ -77,7 +77,7 @@ type shareEntry struct {
 
 type modIndex struct {
 	all            *roaring.Bitmap
-	recs           map[uint32]recEntry
+	recs           recTable
 	byOwner        []*roaring.Bitmap // by owner code; nil or empty when none
 	ownersWithRecs int
 	byRule         map[int64]*roaring.Bitmap
@@ -99,7 +99,6 @@ func NewIndex() *Index {
 func newModIndex() modIndex {
 	return modIndex{
 		all:       roaring.New(),
-		recs:      map[uint32]recEntry{},
 		byRule:    map[int64]*roaring.Bitmap{},
 		byShare:   map[Principal]*roaring.Bitmap{},
 		byRelated: map[Principal]*roaring.Bitmap{},
@@ -367,9 +366,12 @@ func (ix *Index) upsert(rec IndexedRecord) error {
 			return fmt.Errorf("access: rule %d is a rule of %s, not %s", r, Modules[m], rec.Module)
 		}
 	}
+	if _, known := ix.ownerCode[rec.OwnerID]; !known && len(ix.ownerIDs) > maxOwnerCode {
+		return fmt.Errorf("access: record %s/%d: the index already holds %d owners, its limit", rec.Module, rec.ID, len(ix.ownerIDs))
+	}
 	md := &ix.mods[mi]
 	code := ix.codeFor(rec.OwnerID)
-	old, exists := md.recs[id]
+	old, exists := md.recs.get(id)
 	if !exists {
 		md.all.Add(id)
 		ix.addOwned(mi, code, id)
@@ -393,7 +395,7 @@ func (ix *Index) upsert(rec IndexedRecord) error {
 			}
 		}
 	}
-	md.recs[id] = recEntry{owner: code, parentID: pk.id, parentMod: pk.mod}
+	md.recs.set(id, recEntry{owner: code, parentID: pk.id, parentMod: pk.mod})
 	for r, b := range md.byRule {
 		if slices.Contains(rec.MatchingRules, r) {
 			b.Add(id)
@@ -422,7 +424,7 @@ func (ix *Index) delete(m Module, rid int64) (bool, error) {
 		return false, err
 	}
 	md := &ix.mods[mi]
-	old, ok := md.recs[id]
+	old, ok := md.recs.get(id)
 	if !ok {
 		return false, nil
 	}
@@ -443,7 +445,7 @@ func (ix *Index) delete(m Module, rid int64) (bool, error) {
 		}
 	}
 	delete(md.shares, id)
-	delete(md.recs, id)
+	md.recs.delete(id)
 	return true, nil
 }
 
@@ -463,7 +465,7 @@ func (ix *Index) addShare(sh Share) error {
 		return fmt.Errorf("access: share of %s/%d: level %s grants nothing", sh.Module, sh.RecordID, sh.Level)
 	}
 	md := &ix.mods[mi]
-	if _, ok := md.recs[id]; !ok {
+	if _, ok := md.recs.get(id); !ok {
 		return fmt.Errorf("access: share of %s/%d: record not indexed", sh.Module, sh.RecordID)
 	}
 	entries := md.shares[id]
@@ -581,7 +583,7 @@ func (ix *Index) Record(m Module, id int64) (IndexedRecord, bool) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	md := &ix.mods[mi]
-	r, ok := md.recs[k]
+	r, ok := md.recs.get(k)
 	if !ok {
 		return IndexedRecord{}, false
 	}
@@ -658,7 +660,7 @@ func (ix *Index) Facts(m Module, id int64) (RecordFacts, bool) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	md := &ix.mods[mi]
-	r, ok := md.recs[k]
+	r, ok := md.recs.get(k)
 	if !ok {
 		return nil, false
 	}
@@ -691,10 +693,7 @@ func (ix *Index) Clone() *Index {
 	for i := range ix.mods {
 		s, d := &ix.mods[i], &c.mods[i]
 		d.all = s.all.Clone()
-		d.recs = make(map[uint32]recEntry, len(s.recs))
-		for k, v := range s.recs {
-			d.recs[k] = v
-		}
+		d.recs = s.recs.clone()
 		d.byOwner = make([]*roaring.Bitmap, len(s.byOwner))
 		for k, b := range s.byOwner {
 			if b != nil {
@@ -735,7 +734,7 @@ func (ix *Index) SizeBytes() uint64 {
 	for i := range ix.mods {
 		md := &ix.mods[i]
 		n += sum(md.all)
-		n += uint64(len(md.recs)) * (4 + 12 + mapEntry)
+		n += md.recs.sizeBytes()
 		n += uint64(len(md.byOwner)) * 8
 		for _, b := range md.byOwner {
 			if b != nil {
