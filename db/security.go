@@ -86,8 +86,8 @@ func LogSecurityChange(ctx context.Context, tx *sqlx.Tx, orgID int64, kind strin
 // that the commit replaces (the subquery's ORDER BY makes the placeholders
 // follow the bodies' order).
 func logChanges(ctx context.Context, tx *sqlx.Tx, orgID int64, kind string, bodies []string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO security_changes (org_id, version, kind, payload)
-		SELECT $1, -nextval('security_change_placeholder'), $2, p.body::jsonb
+	_, err := tx.ExecContext(ctx, `INSERT INTO security_changes (org_id, version, txn, kind, payload)
+		SELECT $1, -nextval('security_change_placeholder'), pg_current_xact_id(), $2, p.body::jsonb
 		FROM (SELECT body FROM unnest($3::text[]) WITH ORDINALITY AS u(body, ord) ORDER BY ord) p`,
 		orgID, kind, pq.Array(bodies))
 	return wrap(err, "log security change")
