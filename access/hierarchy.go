@@ -29,11 +29,14 @@ type hierLayer struct {
 // maintained incrementally by every later record write. Call it whenever a
 // new snapshot is in use: when the hierarchy (mode, roles, members' roles
 // and reporting lines) is unchanged it only re-points the layer, in
-// O(members); otherwise it rebuilds it, in O(records × depth). VisibleSet
-// uses the layer only with the very snapshot it is bound to and falls back
-// to per-owner bitmaps otherwise, so a missing or stale binding costs speed,
-// never correctness. BindHierarchy(nil) drops the layer. The layer is not
-// serialized: bind again after UnmarshalBinary.
+// O(members); when it changed it derives the new layer from the old one
+// (rebind), in O(members × depth) plus bitmap operations for the members
+// whose place changed only; with no layer to start from it builds one, in
+// O(records × depth). VisibleSet uses the layer only with the very snapshot
+// it is bound to and falls back to per-owner bitmaps otherwise, so a
+// missing or stale binding costs speed, never correctness.
+// BindHierarchy(nil) drops the layer. The layer is not serialized: bind
+// again after UnmarshalBinary.
 func (ix *Index) BindHierarchy(snap *Snapshot) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -41,10 +44,22 @@ func (ix *Index) BindHierarchy(snap *Snapshot) {
 		ix.hier = nil
 		return
 	}
-	if h := ix.hier; h != nil && slices.Equal(h.snap.hierKey, snap.hierKey) {
-		h.snap = snap
+	old := ix.hier
+	if old != nil && slices.Equal(old.snap.hierKey, snap.hierKey) {
+		old.snap = snap
 		return
 	}
+	h := newHierLayer(snap)
+	if old != nil && old.snap.mode == snap.mode {
+		ix.rebind(h, old)
+	} else {
+		ix.fill(h, nil)
+	}
+	ix.hier = h
+}
+
+// newHierLayer numbers the aggregate slots of snap's hierarchy, empty.
+func newHierLayer(snap *Snapshot) *hierLayer {
 	f := &snap.forest
 	h := &hierLayer{snap: snap, aggNode: make([]int32, len(f.start)), chains: map[uint32][]int32{}}
 	slots := 0
@@ -55,25 +70,155 @@ func (ix *Index) BindHierarchy(snap *Snapshot) {
 			slots++
 		}
 	}
-	for mi := range ix.mods {
-		md := &ix.mods[mi]
+	for mi := range h.aggs {
 		h.aggs[mi] = make([]*roaring.Bitmap, slots)
+	}
+	return h
+}
+
+// fill computes the aggregates of the given nodes (all when nodes is nil)
+// from the owners' bitmaps.
+func (ix *Index) fill(h *hierLayer, nodes []int32) {
+	snap := h.snap
+	f := &snap.forest
+	if nodes == nil {
 		for node, slot := range h.aggNode {
-			if slot < 0 {
-				continue
-			}
-			var bms []*roaring.Bitmap
-			for _, m := range f.order[f.start[node]:f.end[node]] {
-				if c, ok := ix.ownerCode[snap.members[m].ID]; ok && int(c) < len(md.byOwner) && md.byOwner[c] != nil {
-					bms = append(bms, md.byOwner[c])
-				}
-			}
-			if len(bms) > 0 {
-				h.aggs[mi][slot] = union(bms)
+			if slot >= 0 {
+				nodes = append(nodes, int32(node))
 			}
 		}
 	}
-	ix.hier = h
+	for mi := range ix.mods {
+		for _, node := range nodes {
+			var bms []*roaring.Bitmap
+			for _, m := range f.order[f.start[node]:f.end[node]] {
+				if b := ix.ownedBy(mi, snap.members[m].ID); b != nil {
+					bms = append(bms, b)
+				}
+			}
+			if len(bms) > 0 {
+				h.aggs[mi][h.aggNode[node]] = union(bms)
+			}
+		}
+	}
+}
+
+// ownedBy is the bitmap of module mi's records the member owns; nil when none.
+func (ix *Index) ownedBy(mi int, member int64) *roaring.Bitmap {
+	md := &ix.mods[mi]
+	if c, ok := ix.ownerCode[member]; ok && int(c) < len(md.byOwner) && md.byOwner[c] != nil && !md.byOwner[c].IsEmpty() {
+		return md.byOwner[c]
+	}
+	return nil
+}
+
+// rebind fills h, the empty layer of a changed hierarchy, from old, the
+// layer being replaced (same mode). A node is identified across snapshots
+// by its role (ROLE mode) or its manager (REPORTING mode). An aggregate
+// whose node was aggregated before takes over the old bitmap, corrected by
+// the records of the members that entered or left the node's subtree; a
+// member entered or left exactly the subtrees of the nodes that are on one
+// of its chains of ancestors (old and new) and not on the other. Moving a
+// subtree of k members thus costs bitmap operations for those k members
+// only, not a pass over every record (what the Q6 benchmark's moveRole and
+// updateMember waited for, about a second on the M org). The old layer's
+// bitmaps are moved, not copied: it is discarded.
+func (ix *Index) rebind(h, old *hierLayer) {
+	snap, prev := h.snap, old.snap
+	oldSlot := make(map[int64]int32)
+	for node, slot := range old.aggNode {
+		if slot >= 0 {
+			oldSlot[prev.nodeKey(int32(node))] = slot
+		}
+	}
+	var fresh []int32
+	for node, slot := range h.aggNode {
+		if slot < 0 {
+			continue
+		}
+		os, ok := oldSlot[snap.nodeKey(int32(node))]
+		if !ok {
+			fresh = append(fresh, int32(node))
+			continue
+		}
+		for mi := range h.aggs {
+			h.aggs[mi][slot] = old.aggs[mi][os]
+		}
+	}
+	// keptSlot: the new slot of each node key whose aggregate was taken over.
+	keptSlot := make(map[int64]int32, len(oldSlot))
+	for node, slot := range h.aggNode {
+		if slot < 0 {
+			continue
+		}
+		key := snap.nodeKey(int32(node))
+		if _, ok := oldSlot[key]; ok {
+			keptSlot[key] = slot
+		}
+	}
+	var before, after []int64
+	adjust := func(member int64) {
+		before = prev.ancestorKeys(member, before[:0])
+		after = snap.ancestorKeys(member, after[:0])
+		if slices.Equal(before, after) {
+			return
+		}
+		for mi := range ix.mods {
+			owned := ix.ownedBy(mi, member)
+			if owned == nil {
+				continue
+			}
+			for _, k := range before {
+				if slot, ok := keptSlot[k]; ok && !slices.Contains(after, k) {
+					if b := h.aggs[mi][slot]; b != nil {
+						b.AndNot(owned)
+					}
+				}
+			}
+			for _, k := range after {
+				if slot, ok := keptSlot[k]; ok && !slices.Contains(before, k) {
+					b := h.aggs[mi][slot]
+					if b == nil {
+						b = roaring.New()
+						h.aggs[mi][slot] = b
+					}
+					b.Or(owned)
+				}
+			}
+		}
+	}
+	for _, m := range snap.members {
+		adjust(m.ID)
+	}
+	for _, m := range prev.members {
+		if _, still := snap.memberIdx[m.ID]; !still {
+			adjust(m.ID)
+		}
+	}
+	ix.fill(h, fresh)
+}
+
+// nodeKey identifies a node of the forest across snapshots: its role's id
+// in ROLE mode, its manager's member id in REPORTING mode.
+func (s *Snapshot) nodeKey(node int32) int64 {
+	if s.mode == HierarchyRole {
+		return s.roles[node].ID
+	}
+	return s.members[node].ID
+}
+
+// ancestorKeys appends the keys of the member's node and of its ancestors,
+// nearest first; none when the member is not in the snapshot.
+func (s *Snapshot) ancestorKeys(member int64, out []int64) []int64 {
+	m, ok := s.memberIdx[member]
+	if !ok {
+		return out
+	}
+	f := &s.forest
+	for node := f.nodeOf[m]; node >= 0; node = f.parent[node] {
+		out = append(out, s.nodeKey(node))
+	}
+	return out
 }
 
 // chain returns the aggregate slots an owner's records belong to.

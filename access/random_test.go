@@ -698,7 +698,7 @@ func assertSameIndex(t *testing.T, what string, a, b *Index) {
 	t.Helper()
 	for mi, m := range Modules {
 		ma, mb := &a.mods[mi], &b.mods[mi]
-		if !ma.all.Equals(mb.all) || len(ma.recs) != len(mb.recs) || ma.ownersWithRecs != mb.ownersWithRecs {
+		if !ma.all.Equals(mb.all) || ma.recs.len() != mb.recs.len() || ma.ownersWithRecs != mb.ownersWithRecs {
 			t.Fatalf("%s: %s: records differ", what, m)
 		}
 		it := ma.all.Iterator()
