@@ -170,8 +170,8 @@ func TestRateLimitsPerAddressAndPerUser(t *testing.T) {
 	if secs, _ := strconv.Atoi(resp.Header.Get("Retry-After")); resp.StatusCode != 429 || secs < 1 {
 		t.Fatalf("status %d Retry-After %q, want 429 with a Retry-After in seconds", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
-		t.Fatalf("a throttled response lacks the security headers")
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Content-Security-Policy") != "default-src 'none'; frame-ancestors 'none'" {
+		t.Fatalf("a throttled response lacks the security headers: %v", resp.Header)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"warden/api/apitest"
@@ -47,6 +48,17 @@ func TestPlaygroundInBrowser(t *testing.T) {
 
 	ctx := newBrowser(t, browser)
 	offsite := watchRequests(ctx, t)
+	// Everything the page's Content-Security-Policy refuses is recorded
+	// before any script of the page runs; the page must need nothing refused.
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `window.__refused = [];
+				document.addEventListener('securitypolicyviolation',
+					e => window.__refused.push(e.effectiveDirective + ' ' + (e.blockedURI || 'inline')));`})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
 
 	headers := `{"Authorization": "Bearer ` + ada.Token + `", "X-Org-ID": "` + globex.Org + `"}`
 	const query = `{ viewer { user { email } activeOrg { name } } }`
@@ -86,6 +98,13 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	}
 	if hosts := offsite(); len(hosts) > 0 {
 		t.Errorf("the playground requested other hosts: %v", hosts)
+	}
+	refused, err := chromedp.Run(steps, chromedp.Evaluate[[]string](`window.__refused`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refused) > 0 {
+		t.Errorf("the page's Content-Security-Policy refused what the page needs: %v", refused)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 
@@ -42,13 +43,67 @@ func mustSub(f fs.FS, dir string) fs.FS {
 // Handler is gqlgen's playground page with its scripts and stylesheet
 // loaded from AssetsPath; opts (UI headers and the like) apply after.
 // The explorer plugin is not served: it stays off, as in gqlgen by default.
+//
+// The page is the same for every request, so it is rendered once, and
+// served with a Content-Security-Policy that lets it run nothing but its
+// own files and its own inline scripts (by hash): a script injected into
+// the page, or one from anywhere else, is refused by the browser.
 func Handler(title, endpoint string, opts ...gqlplayground.GraphiqlConfigOption) http.HandlerFunc {
 	local := []gqlplayground.GraphiqlConfigOption{
 		gqlplayground.WithGraphiqlVersion(assetURL(graphiqlJS), assetURL(graphiqlCSS), integrity(graphiqlJS), integrity(graphiqlCSS)),
 		gqlplayground.WithGraphiqlReactVersion(assetURL(reactJS), assetURL(reactDOMJS), integrity(reactJS), integrity(reactDOMJS)),
 		gqlplayground.WithGraphiqlEnablePluginExplorer(false),
 	}
-	return gqlplayground.Handler(title, endpoint, append(local, opts...)...)
+	var page renderedPage
+	gqlplayground.Handler(title, endpoint, append(local, opts...)...)(&page, &http.Request{Method: http.MethodGet})
+	body := page.body.Bytes()
+	csp := contentSecurityPolicy(body)
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=UTF-8")
+		h.Set("Content-Security-Policy", csp)
+		_, _ = w.Write(body)
+	}
+}
+
+// renderedPage captures the page gqlgen writes.
+type renderedPage struct {
+	header http.Header
+	body   bytes.Buffer
+}
+
+func (p *renderedPage) Header() http.Header {
+	if p.header == nil {
+		p.header = http.Header{}
+	}
+	return p.header
+}
+func (p *renderedPage) Write(b []byte) (int, error) { return p.body.Write(b) }
+func (p *renderedPage) WriteHeader(int)             {}
+
+var inlineScript = regexp.MustCompile(`(?s)<script>(.*?)</script>`)
+
+// contentSecurityPolicy allows the page's files (same origin), its inline
+// scripts by their hashes, and requests to its own origin only. Styles may
+// be inline: GraphiQL writes style attributes as it lays out the editor,
+// and a style cannot run code.
+func contentSecurityPolicy(page []byte) string {
+	scripts := []string{"'self'"}
+	for _, m := range inlineScript.FindAllSubmatch(page, -1) {
+		sum := sha256.Sum256(m[1])
+		scripts = append(scripts, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'")
+	}
+	return strings.Join([]string{
+		"default-src 'none'",
+		"script-src " + strings.Join(scripts, " "),
+		"style-src 'self' 'unsafe-inline'",
+		"img-src 'self' data:",
+		"font-src 'self' data:",
+		"connect-src 'self'",
+		"base-uri 'none'",
+		"form-action 'none'",
+		"frame-ancestors 'none'",
+	}, "; ")
 }
 
 func assetURL(name string) string { return AssetsPath + name }

@@ -138,3 +138,36 @@ func get(t *testing.T, url string) (*http.Response, []byte) {
 	}
 	return resp, body
 }
+
+// The page is served with a policy that runs only Warden's own files and
+// the page's own inline scripts, each pinned by its hash: an injected
+// script matches no hash.
+func TestPageContentSecurityPolicy(t *testing.T) {
+	rec := httptest.NewRecorder()
+	playground.Handler("Warden", "/graphql").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/playground", nil))
+	csp := rec.Header().Get("Content-Security-Policy")
+	directives := map[string]string{}
+	for _, d := range strings.Split(csp, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(d), " ")
+		directives[name] = value
+	}
+	for name, want := range map[string]string{"default-src": "'none'", "connect-src": "'self'", "frame-ancestors": "'none'", "base-uri": "'none'"} {
+		if directives[name] != want {
+			t.Errorf("%s is %q, want %q (policy %q)", name, directives[name], want, csp)
+		}
+	}
+	scripts := directives["script-src"]
+	if strings.Contains(scripts, "unsafe") || !strings.HasPrefix(scripts, "'self' ") {
+		t.Fatalf("script-src %q: own files and hashes only", scripts)
+	}
+	inline := regexp.MustCompile(`(?s)<script>(.*?)</script>`).FindAllStringSubmatch(rec.Body.String(), -1)
+	if len(inline) == 0 {
+		t.Fatal("the page has no inline script: nothing checks the hashes")
+	}
+	for _, m := range inline {
+		sum := sha256.Sum256([]byte(m[1]))
+		if h := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(scripts, h) {
+			t.Errorf("inline script %.40q... is not allowed by %q", m[1], scripts)
+		}
+	}
+}
