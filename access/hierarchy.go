@@ -53,9 +53,20 @@ func (ix *Index) BindHierarchy(snap *Snapshot) {
 	if old != nil && old.snap.mode == snap.mode {
 		ix.rebind(h, old)
 	} else {
-		ix.fill(h, nil)
+		ix.fill(h, h.aggregated())
 	}
 	ix.hier = h
+}
+
+// aggregated lists the nodes that have an aggregate slot.
+func (h *hierLayer) aggregated() []int32 {
+	var nodes []int32
+	for node, slot := range h.aggNode {
+		if slot >= 0 {
+			nodes = append(nodes, int32(node))
+		}
+	}
+	return nodes
 }
 
 // newHierLayer numbers the aggregate slots of snap's hierarchy, empty.
@@ -76,18 +87,10 @@ func newHierLayer(snap *Snapshot) *hierLayer {
 	return h
 }
 
-// fill computes the aggregates of the given nodes (all when nodes is nil)
-// from the owners' bitmaps.
+// fill computes the aggregates of the given nodes from the owners' bitmaps.
 func (ix *Index) fill(h *hierLayer, nodes []int32) {
 	snap := h.snap
 	f := &snap.forest
-	if nodes == nil {
-		for node, slot := range h.aggNode {
-			if slot >= 0 {
-				nodes = append(nodes, int32(node))
-			}
-		}
-	}
 	for mi := range ix.mods {
 		for _, node := range nodes {
 			var bms []*roaring.Bitmap
@@ -156,6 +159,27 @@ func (ix *Index) rebind(h, old *hierLayer) {
 			keptSlot[key] = slot
 		}
 	}
+	// The records entering and leaving each kept aggregate, collected
+	// first and applied with one union per aggregate: a moved subtree's
+	// members all enter and leave the same aggregates, and one Or of their
+	// union costs far less than one Or per member into a large bitmap.
+	type delta struct{ add, remove []*roaring.Bitmap }
+	var deltas [numModules]map[int32]*delta
+	note := func(mi int, slot int32, owned *roaring.Bitmap, add bool) {
+		if deltas[mi] == nil {
+			deltas[mi] = map[int32]*delta{}
+		}
+		d := deltas[mi][slot]
+		if d == nil {
+			d = &delta{}
+			deltas[mi][slot] = d
+		}
+		if add {
+			d.add = append(d.add, owned)
+		} else {
+			d.remove = append(d.remove, owned)
+		}
+	}
 	var before, after []int64
 	adjust := func(member int64) {
 		before = prev.ancestorKeys(member, before[:0])
@@ -170,19 +194,12 @@ func (ix *Index) rebind(h, old *hierLayer) {
 			}
 			for _, k := range before {
 				if slot, ok := keptSlot[k]; ok && !slices.Contains(after, k) {
-					if b := h.aggs[mi][slot]; b != nil {
-						b.AndNot(owned)
-					}
+					note(mi, slot, owned, false)
 				}
 			}
 			for _, k := range after {
 				if slot, ok := keptSlot[k]; ok && !slices.Contains(before, k) {
-					b := h.aggs[mi][slot]
-					if b == nil {
-						b = roaring.New()
-						h.aggs[mi][slot] = b
-					}
-					b.Or(owned)
+					note(mi, slot, owned, true)
 				}
 			}
 		}
@@ -193,6 +210,24 @@ func (ix *Index) rebind(h, old *hierLayer) {
 	for _, m := range prev.members {
 		if _, still := snap.memberIdx[m.ID]; !still {
 			adjust(m.ID)
+		}
+	}
+	// A member's records leave and enter different aggregates (a key is on
+	// one chain only), and members own disjoint records: the order of the
+	// two steps does not matter.
+	for mi := range deltas {
+		for slot, d := range deltas[mi] {
+			b := h.aggs[mi][slot]
+			if len(d.remove) > 0 && b != nil {
+				b.AndNot(union(d.remove))
+			}
+			if len(d.add) > 0 {
+				if b == nil {
+					b = roaring.New()
+					h.aggs[mi][slot] = b
+				}
+				b.Or(union(d.add))
+			}
 		}
 	}
 	ix.fill(h, fresh)

@@ -1,0 +1,96 @@
+package access
+
+import (
+	"math/rand"
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// TestRebindKeepsUnaffectedAggregates: after one member changes role, the
+// layer is rebound without recomputing what the move did not touch: every
+// aggregate whose subtree kept its members is the very bitmap it was (no
+// pass over the owners' records), and every aggregate is exact.
+func TestRebindKeepsUnaffectedAggregates(t *testing.T) {
+	defer func(a int) { aggMinMembers = a }(aggMinMembers)
+	aggMinMembers = 1
+	r := rand.New(rand.NewSource(7))
+	checked := 0
+	for trial := 0; trial < 40; trial++ {
+		w := newWorld(r)
+		if w.org.HierarchyMode != HierarchyRole || len(w.org.Roles) < 3 || len(w.org.Members) < 2 {
+			continue
+		}
+		snap, err := NewSnapshot(w.org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix := w.buildIndex(t, snap)
+		ix.BindHierarchy(snap)
+		before := map[int64]struct {
+			members map[int64]bool
+			bms     [numModules]*roaring.Bitmap
+		}{}
+		for node, slot := range ix.hier.aggNode {
+			if slot < 0 {
+				continue
+			}
+			e := before[snap.nodeKey(int32(node))]
+			e.members = subtreeMembers(snap, int32(node))
+			for mi := range e.bms {
+				e.bms[mi] = ix.hier.aggs[mi][slot]
+			}
+			before[snap.nodeKey(int32(node))] = e
+		}
+
+		m := r.Intn(len(w.org.Members))
+		w.org.Members[m].RoleID = w.org.Roles[r.Intn(len(w.org.Roles))].ID
+		next, err := NewSnapshot(w.org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix.BindHierarchy(next)
+		if !checkLayer(t, ix, "after a member's move") {
+			return
+		}
+		for node, slot := range ix.hier.aggNode {
+			if slot < 0 {
+				continue
+			}
+			old, ok := before[next.nodeKey(int32(node))]
+			if !ok || !sameSet(old.members, subtreeMembers(next, int32(node))) {
+				continue
+			}
+			for mi := range old.bms {
+				if old.bms[mi] != nil && ix.hier.aggs[mi][slot] != old.bms[mi] {
+					t.Fatalf("trial %d: node %d kept its members, yet its %s aggregate was rebuilt", trial, node, Modules[mi])
+				}
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no aggregate was left untouched by a move: the test checked nothing")
+	}
+}
+
+func subtreeMembers(s *Snapshot, node int32) map[int64]bool {
+	f := &s.forest
+	out := map[int64]bool{}
+	for _, m := range f.order[f.start[node]:f.end[node]] {
+		out[s.members[m].ID] = true
+	}
+	return out
+}
+
+func sameSet(a, b map[int64]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
