@@ -109,15 +109,6 @@ func (w *world) profile(id int64) Profile {
 	panic("no profile")
 }
 
-func (w *world) rule(id int64) *SharingRule {
-	for i := range w.org.Rules {
-		if w.org.Rules[i].ID == id {
-			return &w.org.Rules[i]
-		}
-	}
-	return nil
-}
-
 // oracle computes the level and permissions of viewer on x literally.
 func (w *world) oracle(viewer int64, x *oRecord) (Level, Permissions) {
 	v, ok := w.member(viewer)

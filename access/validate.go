@@ -1,6 +1,7 @@
 package access
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -365,7 +366,11 @@ func ValidateProfile(p Profile) error {
 			return NewInvalidErr("unknown module %q", string(m))
 		}
 		if err := ps.Validate(); err != nil {
-			return NewInvalidErr("%s: %s", m, err.(*RuleError).Msg)
+			var re *RuleError
+			if errors.As(err, &re) {
+				return NewInvalidErr("%s: %s", m, re.Msg)
+			}
+			return NewInvalidErr("%s: %v", m, err)
 		}
 	}
 	if p.Setup&^AllSetupPermissions != 0 {

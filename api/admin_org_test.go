@@ -473,7 +473,7 @@ func TestAdminMembers(t *testing.T) {
 	}
 
 	// addMember without a password: the identity exists, but cannot sign in.
-	d = o.must(o.admin, aoAddQ, aoObj{"in": aoObj{"email": "nopw@members.test", "name": "No Password", "roleId": rep, "profileId": o.stdPrf}})
+	o.must(o.admin, aoAddQ, aoObj{"in": aoObj{"email": "nopw@members.test", "name": "No Password", "roleId": rep, "profileId": o.stdPrf}})
 	r := env.Do(apitest.Caller{}, `mutation { login(email: "nopw@members.test", password: "whatever whatever") { token } }`, nil)
 	if len(r.Errors) == 0 || r.Errors[0].Code() != "UNAUTHENTICATED" {
 		t.Errorf("a member added without a password signed in: %+v", r)

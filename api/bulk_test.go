@@ -248,9 +248,8 @@ func TestBulkWrites(t *testing.T) {
 			if slices.Contains(ids, w.deals["r1"]) || !slices.Contains(ids, w.deals["r3"]) {
 				t.Errorf("rep's deals after the delete: %v", ids)
 			}
-			var rel any = "unset"
 			d := recData(w.as(t), w.rep, `query($id: ID!) { task(id: $id) { relatedTo { id } } }`, obj{"id": w.task})
-			rel = recPath(d, "task", "relatedTo")
+			rel := recPath(d, "task", "relatedTo")
 			if rel != nil {
 				t.Errorf("task.relatedTo = %v, want null", rel)
 			}

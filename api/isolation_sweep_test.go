@@ -140,7 +140,6 @@ type sweepBuilder struct {
 	schema  *ast.Schema
 	bIDs    map[string]string // kind -> an id of B
 	aIDs    map[string]string // kind -> an id of A
-	cursors func(kind string) string
 	variant sweepVariant
 	slots   []*sweepSlot
 	errs    []string

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -99,7 +100,7 @@ func TestMiddleware(t *testing.T) {
 					t.Errorf("identity = %+v, %v; want %d", id, ok, tt.wantID)
 				}
 				err := AuthErrorFrom(r.Context())
-				if err != tt.wantErr { // exact sentinel, no token details
+				if !errors.Is(err, tt.wantErr) { // the sentinel, no token details
 					t.Errorf("AuthErrorFrom = %v, want %v", err, tt.wantErr)
 				}
 				w.WriteHeader(http.StatusNoContent)

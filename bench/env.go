@@ -118,7 +118,6 @@ type env struct {
 	opt      Options
 	progress io.Writer
 
-	adminURL string // the server's maintenance database, for DROP/CREATE
 	adminDB  *sqlx.DB
 	ownAdmin bool
 	dbName   string

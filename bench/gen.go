@@ -438,7 +438,7 @@ func (g *orgGen) addShares(m access.Module, id, owner, created int64, related bo
 
 // load writes the org into the (fresh, migrated) database in one
 // transaction, in bulk with COPY: org, profiles and top role through
-// db.CreateOrg, everything else with pq.CopyIn. The record tables'
+// db.CreateOrg, everything else with COPY (db.CopyStatement). The record tables'
 // secondary indexes are dropped for the load and rebuilt after it, and
 // foreign-key triggers are skipped when the role may do so (superuser):
 // the generator only writes consistent rows. VACUUM ANALYZE follows.
@@ -478,7 +478,7 @@ func (g *orgGen) load(ctx context.Context, conn *sqlx.DB, logf func(string, ...a
 		len(g.Roles), len(g.Members), len(g.Groups), len(g.Rules), len(g.accounts), len(g.contacts), len(g.deals), len(g.shares))
 
 	copyIn := func(table string, cols []string, n int, row func(i int) []any) error {
-		stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+		stmt, err := tx.PrepareContext(ctx, db.CopyStatement(table, cols))
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", table, err)
 		}

@@ -363,10 +363,7 @@ func (w *world) criteriaValue(f fieldDef) any {
 }
 
 func (w *world) criteria(m access.Module) *access.Criteria {
-	var fields []fieldDef
-	for _, f := range append(slices.Clone(moduleFields[m]), customFields...) {
-		fields = append(fields, f)
-	}
+	fields := append(slices.Clone(moduleFields[m]), customFields...)
 	c := &access.Criteria{Op: access.And}
 	if w.chance(0.5) {
 		c.Op = access.Or

@@ -199,9 +199,19 @@ func copyValue(v any) (any, error) {
 	return v, nil
 }
 
+// CopyStatement is the COPY ... FROM STDIN statement that lib/pq streams
+// rows into when it is prepared (each Exec with arguments sends one row).
+func CopyStatement(table string, cols []string) string {
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = pq.QuoteIdentifier(c)
+	}
+	return "COPY " + pq.QuoteIdentifier(table) + " (" + strings.Join(quoted, ", ") + ") FROM STDIN"
+}
+
 // copyRows loads rows into table with COPY, in the transaction.
 func copyRows(ctx context.Context, tx *sqlx.Tx, table string, cols []string, rows [][]any) error {
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+	stmt, err := tx.PrepareContext(ctx, CopyStatement(table, cols))
 	if err != nil {
 		return err
 	}
@@ -216,15 +226,6 @@ func copyRows(ctx context.Context, tx *sqlx.Tx, table string, cols []string, row
 		return err
 	}
 	return stmt.Close()
-}
-
-func insertReturning(ctx context.Context, tx *sqlx.Tx, m *recordModel, s string, args []any) (map[int64]records.Record, error) {
-	rows, err := tx.QueryxContext(ctx, s, args...)
-	if err != nil {
-		return nil, err
-	}
-	out := map[int64]records.Record{}
-	return out, scanRecordsByID(rows, m, out)
 }
 
 // LogSecurityChanges is LogSecurityChange for many changes of one kind, in

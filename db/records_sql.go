@@ -563,15 +563,6 @@ func keysetValue(kind records.Kind, v any) (any, error) {
 	return nil, fmt.Errorf("value of type %T does not fit the key", v)
 }
 
-// keysetPosOf is the position of a scanned row under the ordering.
-func keysetPosOf(m *recordModel, rec records.Record, keys []listOrderKey) keysetPos {
-	vals := make([]any, len(keys))
-	for i, k := range keys {
-		vals[i] = m.operandValue(rec, k.op)
-	}
-	return keysetPos{values: vals, id: rec.Base().Key}
-}
-
 // recordModule returns the module name of a record, for cursors.
 func recordModule(rec records.Record) access.Module {
 	if m := recordModelOf(rec); m != nil {

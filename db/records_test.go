@@ -1221,7 +1221,7 @@ func TestRecordCRUDAndIsolation(t *testing.T) {
 		}
 		stop := errors.New("stop")
 		err := db.StreamRecordFields(f.ctx, f.db, f.org, accountsMeta, nil, func(int64, int64, *records.RecordKey, map[string]any) error { return stop })
-		if err != stop {
+		if !errors.Is(err, stop) {
 			t.Errorf("callback error: %v", err)
 		}
 	})

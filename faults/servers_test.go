@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -264,7 +263,8 @@ func wardenBinary(t testing.TB) string {
 			return
 		}
 		buildPath = filepath.Join(buildDir, "warden")
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", buildPath, "warden")
+		// go test puts its own Go first on the PATH of what it runs.
+		cmd := exec.Command("go", "build", "-o", buildPath, "warden")
 		cmd.Dir = ".."
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build warden: %v\n%s", err, out)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -171,7 +172,7 @@ func (t *LoginThrottle) until(ctx context.Context, key string) time.Time {
 			if ms, perr := strconv.ParseInt(v, 10, 64); perr == nil {
 				until = time.UnixMilli(ms)
 			}
-		case err == redis.Nil:
+		case errors.Is(err, redis.Nil):
 		default:
 			slog.WarnContext(ctx, "login throttle: redis unavailable, counting in this process", "err", err)
 		}

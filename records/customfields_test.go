@@ -1,6 +1,7 @@
 package records_test
 
 import (
+	"errors"
 	"testing"
 
 	"warden/access"
@@ -46,7 +47,7 @@ func TestCustomFieldsValidateName(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			err := records.ValidateCustomFieldName(records.MetaOf(access.Contacts), existing, tc.apiName)
 			got := access.ErrorCode(err)
-			if _, ok := err.(*records.InputError); ok {
+			if ie := (*records.InputError)(nil); errors.As(err, &ie) {
 				got = "input"
 			}
 			if got != tc.code {

@@ -2,6 +2,7 @@ package records
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -80,7 +81,7 @@ func FuzzParseFilter(f *testing.F) {
 		meta := fuzzMeta(sel)
 		expr, err := ParseFilter(meta, custom, raw)
 		if err != nil {
-			if _, ok := err.(*InputError); !ok {
+			if ie := (*InputError)(nil); !errors.As(err, &ie) {
 				t.Fatalf("filter error is not an input error: %T %v", err, err)
 			}
 			return
@@ -116,7 +117,7 @@ func FuzzParseOrder(f *testing.F) {
 		meta := fuzzMeta(sel)
 		order, err := ParseOrder(meta, custom, raw)
 		if err != nil {
-			if _, ok := err.(*InputError); !ok {
+			if ie := (*InputError)(nil); !errors.As(err, &ie) {
 				t.Fatalf("order error is not an input error: %T %v", err, err)
 			}
 			return
@@ -147,7 +148,7 @@ func FuzzParseWrite(f *testing.F) {
 		meta := fuzzMeta(sel)
 		w, err := ParseWrite(meta, custom, raw, create)
 		if err != nil {
-			if _, ok := err.(*InputError); !ok {
+			if ie := (*InputError)(nil); !errors.As(err, &ie) {
 				t.Fatalf("write error is not an input error: %T %v", err, err)
 			}
 			return

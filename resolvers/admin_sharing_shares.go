@@ -393,17 +393,13 @@ func (r *Resolver) revokeRecordShares(ctx context.Context, module model.Module, 
 	if len(principals) == 0 {
 		return 0, apperr.NewBadInput("principals must name at least one principal")
 	}
-	var ps []access.Principal
 	seen := map[access.Principal]bool{}
 	for _, pi := range principals {
 		p, err := principalKeyIn(pi)
 		if err != nil {
 			return 0, err
 		}
-		if !seen[p] {
-			seen[p] = true
-			ps = append(ps, p)
-		}
+		seen[p] = true
 	}
 	removed := 0
 	err = r.shareWrite(ctx, sc, m, keys, func(tx *sqlx.Tx, lsc *scope, exists map[int64]bool) (string, []any, error) {

@@ -234,7 +234,7 @@ func (r *Resolver) importRow(ctx context.Context, sc *scope, m access.Module, me
 			input[c.field.InputKey()] = strings.TrimSpace(cell)
 			continue
 		}
-		kind := records.KindString
+		var kind records.Kind
 		if c.field != nil {
 			kind = c.field.Kind
 		} else {

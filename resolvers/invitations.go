@@ -64,10 +64,10 @@ func invitationState(inv *db.Invitation, now time.Time) map[string]any {
 }
 
 func (r *Resolver) inviteMember(ctx context.Context, in model.InviteMemberInput) (*model.Invitation, error) {
-	sc, err := adminScope(ctx, access.SetupManageUsers)
-	if err != nil {
+	if _, err := adminScope(ctx, access.SetupManageUsers); err != nil {
 		return nil, err
 	}
+	var err error
 	email := strings.TrimSpace(in.Email)
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
 		return nil, apperr.NewBadInput("email %q is not a valid address", in.Email)
@@ -106,7 +106,8 @@ func (r *Resolver) inviteMember(ctx context.Context, in model.InviteMemberInput)
 	if err != nil {
 		return nil, err
 	}
-	if sc, err = activeScope(ctx); err != nil {
+	sc, err := activeScope(ctx)
+	if err != nil {
 		return nil, err
 	}
 	return r.invitationOut(ctx, sc, inv, &token)
