@@ -135,28 +135,20 @@ func (ix *Index) rebind(h, old *hierLayer) {
 		}
 	}
 	var fresh []int32
-	for node, slot := range h.aggNode {
-		if slot < 0 {
-			continue
-		}
-		os, ok := oldSlot[snap.nodeKey(int32(node))]
-		if !ok {
-			fresh = append(fresh, int32(node))
-			continue
-		}
-		for mi := range h.aggs {
-			h.aggs[mi][slot] = old.aggs[mi][os]
-		}
-	}
-	// keptSlot: the new slot of each node key whose aggregate was taken over.
-	keptSlot := make(map[int64]int32, len(oldSlot))
+	keptSlot := make(map[int64]int32, len(oldSlot)) // node key -> new slot, for aggregates taken over
 	for node, slot := range h.aggNode {
 		if slot < 0 {
 			continue
 		}
 		key := snap.nodeKey(int32(node))
-		if _, ok := oldSlot[key]; ok {
-			keptSlot[key] = slot
+		os, ok := oldSlot[key]
+		if !ok {
+			fresh = append(fresh, int32(node))
+			continue
+		}
+		keptSlot[key] = slot
+		for mi := range h.aggs {
+			h.aggs[mi][slot] = old.aggs[mi][os]
 		}
 	}
 	// The records entering and leaving each kept aggregate, collected

@@ -321,6 +321,18 @@ func ListAudit(ctx context.Context, q sqlx.QueryerContext, orgID int64, f AuditF
 	return page, wrap(err, "count audit log")
 }
 
+// LockOrgUnchangedSince locks the org's security row (LockOrg) and then
+// reports whether a change of the org's structure was logged after base
+// (OrgChangedSince). Two statements, in this order: the check runs after
+// the lock is granted, so it sees every change committed by whoever held
+// it, and none can commit after it until this transaction ends.
+func LockOrgUnchangedSince(ctx context.Context, tx *sqlx.Tx, orgID, base int64) (stale bool, err error) {
+	if _, err := LockOrg(ctx, tx, orgID); err != nil {
+		return false, err
+	}
+	return OrgChangedSince(ctx, tx, orgID, base)
+}
+
 // OrgChangedSince reports whether a change that the org's access snapshot is
 // built from (roles, members, profiles, groups, defaults, mode, rules) was
 // logged after version. Record and share changes only touch the index.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"warden/db"
 )
 
@@ -133,5 +135,103 @@ func TestChangesNumberedAtCommit(t *testing.T) {
 	}
 	if v, err := db.CurrentVersion(ctx, d, org); err != nil || v != v1+1 {
 		t.Fatalf("version after the commit %d, want %d (%v)", v, v1+1, err)
+	}
+}
+
+// TestChangesNumberedWhenConstraintsRunEarly: SET CONSTRAINTS ALL
+// IMMEDIATE numbers the changes logged so far; changes logged after it are
+// numbered at the commit all the same, none is left with its placeholder.
+func TestChangesNumberedWhenConstraintsRunEarly(t *testing.T) {
+	d, org, _ := bulkOrg(t)
+	ctx := context.Background()
+	v0, err := db.CurrentVersion(ctx, d, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inTx(t, d, func(tx *sqlx.Tx) error {
+		if err := db.LogSecurityChange(ctx, tx, org, db.ChangeOrg, map[string]any{"step": 1}); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`SET CONSTRAINTS ALL IMMEDIATE`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`SET CONSTRAINTS ALL DEFERRED`); err != nil {
+			return err
+		}
+		return db.LogSecurityChanges(ctx, tx, org, db.ChangeOrg, []any{map[string]any{"step": 2}, map[string]any{"step": 3}})
+	})
+	changes, err := db.ChangesSince(ctx, d, org, v0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var placeholders int
+	if err := d.Get(&placeholders, `SELECT count(*) FROM security_changes WHERE org_id = $1 AND version < 0`, org); err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 3 || placeholders != 0 || changes[2].Version != v0+3 {
+		t.Fatalf("%d changes after %d (%+v), %d placeholders left; want 3 numbered %d..%d", len(changes), v0, changes, placeholders, v0+1, v0+3)
+	}
+}
+
+// TestLockOrgUnchangedSince: the check sees a structural change committed
+// before it, and while its lock is held no other change of the org can
+// commit (the commit's numbering waits for the lock).
+func TestLockOrgUnchangedSince(t *testing.T) {
+	d, org, _ := bulkOrg(t)
+	ctx := context.Background()
+	base, err := db.CurrentVersion(ctx, d, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inTx(t, d, func(tx *sqlx.Tx) error {
+		return db.LogSecurityChange(ctx, tx, org, db.ChangeOrg, map[string]any{"group": 1})
+	})
+	inTx(t, d, func(tx *sqlx.Tx) error {
+		stale, err := db.LockOrgUnchangedSince(ctx, tx, org, base)
+		if err == nil && !stale {
+			t.Error("a group change committed after base: not seen")
+		}
+		return err
+	})
+
+	holder, err := d.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = holder.Rollback() }()
+	if stale, err := db.LockOrgUnchangedSince(ctx, holder, org, base+1); err != nil || stale {
+		t.Fatalf("stale %v, err %v: nothing changed since %d", stale, err, base+1)
+	}
+	writer, err := d.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if err := writer.Get(&pid, `SELECT pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.LogSecurityChange(ctx, writer, org, db.ChangeOrg, map[string]any{"group": 2}); err != nil {
+		t.Fatal(err)
+	}
+	committed := make(chan error, 1)
+	go func() { committed <- writer.Commit() }()
+	for waiting := false; !waiting; {
+		select {
+		case err := <-committed:
+			t.Fatalf("a change committed while the org was locked (%v)", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if err := d.Get(&waiting, `SELECT coalesce(bool_or(wait_event_type = 'Lock'), false) FROM pg_stat_activity WHERE pid = $1`, pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := holder.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+	if v, err := db.CurrentVersion(ctx, d, org); err != nil || v != base+2 {
+		t.Fatalf("version %d, want %d (%v)", v, base+2, err)
 	}
 }

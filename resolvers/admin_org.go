@@ -47,6 +47,20 @@ var errStale = errors.New("org changed while the change was validated")
 
 const maxChangeAttempts = 5
 
+// untilFresh runs attempt until it does not end in errStale, at most
+// maxChangeAttempts times; then the org is too busy for this change.
+func untilFresh(attempt func() error) error {
+	for n := 1; ; n++ {
+		err := attempt()
+		if !errors.Is(err, errStale) {
+			return err
+		}
+		if n == maxChangeAttempts {
+			return apperr.NewConflict("the org's security settings keep changing concurrently: retry")
+		}
+	}
+}
+
 // orgStripes serialise the administration changes of an org within this
 // instance (orgs share stripes), so they rarely find their state stale.
 var orgStripes [64]chan struct{}
@@ -87,7 +101,7 @@ func (r *Resolver) changeOrgAs(ctx context.Context, sc *scope, perm access.Setup
 		return err
 	}
 	defer release()
-	for attempt := 1; ; attempt++ {
+	return untilFresh(func() error {
 		snap, _, err := r.Engine.State(ctx, sc.org.Key)
 		if err != nil {
 			return err
@@ -105,23 +119,14 @@ func (r *Resolver) changeOrgAs(ctx context.Context, sc *scope, perm access.Setup
 			c.data = &data
 			base = min(base, data.Version)
 		}
-		err = r.adminWriteIn(ctx, sc.org.Key, func(tx *sqlx.Tx) error {
-			if _, err := db.LockOrg(ctx, tx, sc.org.Key); err != nil {
-				return err
-			}
-			if stale, err := db.OrgChangedSince(ctx, tx, sc.org.Key, base); err != nil || stale {
+		return r.adminWriteIn(ctx, sc.org.Key, func(tx *sqlx.Tx) error {
+			if stale, err := db.LockOrgUnchangedSince(ctx, tx, sc.org.Key, base); err != nil || stale {
 				return cmp.Or(err, errStale)
 			}
 			c.tx = tx
 			return fn(c)
 		})
-		if !errors.Is(err, errStale) {
-			return err
-		}
-		if attempt == maxChangeAttempts {
-			return apperr.NewConflict("the org's security settings keep changing concurrently: retry")
-		}
-	}
+	})
 }
 
 // record appends the audit entry and bumps the org's security version:

@@ -52,8 +52,14 @@ func (r *Resolver) lockedScope(ctx context.Context, tx *sqlx.Tx, sc *scope) (*sc
 	if err != nil {
 		return nil, err
 	}
+	return sc.at(snap, ix), nil
+}
+
+// at is sc acting on another state of its org: the same member, loaders and
+// connection, and visible sets of its own.
+func (sc *scope) at(snap *access.Snapshot, ix *access.Index) *scope {
 	return &scope{org: sc.org, member: sc.member, snap: snap, index: ix, loaders: sc.loaders, conn: sc.conn,
-		visible: map[access.Module]access.VisibleSet{}}, nil
+		visible: map[access.Module]access.VisibleSet{}}
 }
 
 // lockedAdminScope is lockedScope for a setup permission the caller must

@@ -91,10 +91,11 @@ func (r *Resolver) shareableRecords(lsc *scope, m access.Module, keys []int64, p
 //   - fn validates and writes against the engine's state at the version
 //     current once they are locked, which holds every change of these
 //     records, and returns the security changes to log;
-//   - the org's security row is taken only at the end, by logging those
+//   - the org's security row is locked only at the end, after logging those
 //     changes; a change of the org's structure (groups, roles, members,
 //     rules) committed since that version makes the whole write start over,
-//     so it never commits against a state that is no longer true.
+//     so it never commits against a state that is no longer true. (Logging
+//     takes no lock: the version is numbered at commit.)
 //
 // Holding the org's row for the last statement and the commit only, rather
 // than for the whole validation, is what keeps the org's other writes from
@@ -102,8 +103,8 @@ func (r *Resolver) shareableRecords(lsc *scope, m access.Module, keys []int64, p
 // that held it throughout.
 func (r *Resolver) shareWrite(ctx context.Context, sc *scope, m access.Module, keys []int64,
 	fn func(tx *sqlx.Tx, lsc *scope, exists map[int64]bool) (kind string, changes []any, err error)) error {
-	for attempt := 1; ; attempt++ {
-		err := r.adminWrite(ctx, func(tx *sqlx.Tx) error {
+	return untilFresh(func() error {
+		return r.adminWrite(ctx, func(tx *sqlx.Tx) error {
 			exists, err := db.LockRecordsForSharing(ctx, tx, sc.org.Key, records.MetaOf(m).Table, keys)
 			if err != nil {
 				return err
@@ -116,27 +117,19 @@ func (r *Resolver) shareWrite(ctx context.Context, sc *scope, m access.Module, k
 			if err != nil {
 				return err
 			}
-			lsc := &scope{org: sc.org, member: sc.member, snap: snap, index: ix, loaders: sc.loaders, conn: sc.conn,
-				visible: map[access.Module]access.VisibleSet{}}
-			kind, changes, err := fn(tx, lsc, exists)
+			kind, changes, err := fn(tx, sc.at(snap, ix), exists)
 			if err != nil || len(changes) == 0 {
 				return err
 			}
 			if err := db.LogSecurityChanges(ctx, tx, sc.org.Key, kind, changes); err != nil {
 				return err
 			}
-			if stale, err := db.OrgChangedSince(ctx, tx, sc.org.Key, base); err != nil || stale {
+			if stale, err := db.LockOrgUnchangedSince(ctx, tx, sc.org.Key, base); err != nil || stale {
 				return cmp.Or(err, errStale)
 			}
 			return nil
 		})
-		if !errors.Is(err, errStale) {
-			return err
-		}
-		if attempt == maxChangeAttempts {
-			return apperr.NewConflict("the org's security settings keep changing concurrently: retry")
-		}
-	}
+	})
 }
 
 // shareIn is one requested share, decoded.

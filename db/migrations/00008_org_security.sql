@@ -49,7 +49,9 @@ ALTER TABLE orgs DROP COLUMN security_version;
 -- the transaction id, which holds nobody else's: a scan of "version < 0"
 -- also walked every earlier transaction's dead placeholders, and grew by
 -- milliseconds a minute until autovacuum came (the first soak of this
--- design).
+-- design). Logging takes no lock: a write that must not commit beside a
+-- concurrent change of the org's structure locks the row itself
+-- (db.LockOrgUnchangedSince).
 ALTER TABLE security_changes ADD COLUMN txn xid8;
 CREATE INDEX security_changes_pending ON security_changes (org_id, txn) WHERE txn IS NOT NULL;
 CREATE SEQUENCE security_change_placeholder;
@@ -57,17 +59,15 @@ CREATE SEQUENCE security_change_placeholder;
 -- +goose StatementBegin
 CREATE FUNCTION security_changes_number() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    flag    text := 'warden.changes_numbered_' || NEW.org_id;
     pending bigint;
     last    bigint;
 BEGIN
     -- The first firing of a commit numbers all of the transaction's
-    -- changes of the org; the flag (local to the transaction) spares the
-    -- others even the look.
-    IF current_setting(flag, true) = 'yes' THEN
+    -- changes of the org; the later ones find their placeholder gone (one
+    -- primary-key probe) and stop there.
+    IF NOT EXISTS (SELECT 1 FROM security_changes WHERE org_id = NEW.org_id AND version = NEW.version) THEN
         RETURN NULL;
     END IF;
-    PERFORM set_config(flag, 'yes', true);
     SELECT count(*) INTO pending FROM security_changes
         WHERE org_id = NEW.org_id AND txn = pg_current_xact_id();
     IF pending = 0 THEN
