@@ -121,38 +121,43 @@ func BenchmarkFirstPage(b *testing.B) {
 }
 
 var (
-	roleMoveOnce  sync.Once
-	roleMove      *change
-	roleMoveErr   error
-	roleMoveMoved bool // the role is under its new parent now
+	changeOnce  sync.Once
+	changeKinds []*change
+	changeErr   error
+	changeDone  = map[string]bool{} // the change is applied now (next: its reversal)
 )
 
-// BenchmarkRoleMoveToVisible: one role move (moveRole through the API on
-// instance A, alternately there and back) until the next request of the
-// affected manager on instance B sees the change. ns/op covers both;
+// BenchmarkChangeToVisible: each kind of access change of Q6 (through the
+// API on instance A, alternately applied and reversed) until the next
+// request of the affected viewer on instance B shows it. ns/op covers both;
 // mutation_ms and visible_ms split it.
-func BenchmarkRoleMoveToVisible(b *testing.B) {
+//
+//	WARDEN_BENCH_SIZE=M go test -run '^$' -bench ChangeToVisible -benchtime 40x ./bench/
+func BenchmarkChangeToVisible(b *testing.B) {
 	e := benchEnv(b)
 	ctx := context.Background()
-	roleMoveOnce.Do(func() { roleMove, roleMoveErr = e.moveRoleFixture(ctx) })
-	if roleMoveErr != nil {
-		b.Fatal(roleMoveErr)
+	changeOnce.Do(func() { changeKinds, changeErr = e.changeFixtures(ctx, nil) })
+	if changeErr != nil {
+		b.Fatal(changeErr)
 	}
-	var mut, vis time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		fn, want := roleMove.forward, true
-		if roleMoveMoved {
-			fn, want = roleMove.reverse, false
-		}
-		s, err := e.apply(ctx, roleMove, fn, want)
-		if err != nil {
-			b.Fatalf("moveRole: %v", err)
-		}
-		roleMoveMoved = !roleMoveMoved
-		mut += s.mutation
-		vis += s.visible
+	for _, c := range changeKinds {
+		b.Run(c.kind, func(b *testing.B) {
+			var mut, vis time.Duration
+			for b.Loop() {
+				fn, want := c.forward, true
+				if changeDone[c.kind] {
+					fn, want = c.reverse, false
+				}
+				s, err := e.apply(ctx, c, fn, want)
+				if err != nil {
+					b.Fatal(err)
+				}
+				changeDone[c.kind] = !changeDone[c.kind]
+				mut += s.mutation
+				vis += s.visible
+			}
+			b.ReportMetric(ms(mut)/float64(b.N), "mutation_ms")
+			b.ReportMetric(ms(vis)/float64(b.N), "visible_ms")
+		})
 	}
-	b.ReportMetric(ms(mut)/float64(b.N), "mutation_ms")
-	b.ReportMetric(ms(vis)/float64(b.N), "visible_ms")
 }

@@ -188,9 +188,9 @@ func criteriaFields(snap *access.Snapshot, m access.Module) []string {
 }
 
 // catchUp replays the change log after the index's version. Record and
-// share changes are applied to the index in place; any other change reloads
-// the snapshot, and a change of sharing rules recomputes that module's
-// criteria matches.
+// share changes are applied to the index in place. Org-level changes reload
+// the parts of the org they touched (db.Touched) and rebuild the snapshot;
+// a change of sharing rules also recomputes that module's criteria matches.
 func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 	changes, err := db.ChangesSince(ctx, e.DB, orgID, st.index.Version())
 	if err != nil || len(changes) == 0 {
@@ -199,28 +199,20 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 	e.Stats.CatchUps.Add(1)
 	snap := st.snap
 	data := st.data
-	var reloadSnap bool
-	rulesChanged := map[access.Module]bool{}
+	var touched db.Touched
 	for _, c := range changes {
-		switch c.Kind {
-		case db.ChangeOrg:
-			reloadSnap = true
-		case db.ChangeRules:
-			var p struct {
-				Module access.Module `json:"module"`
-			}
-			if err := json.Unmarshal(c.Payload, &p); err != nil {
-				return err
-			}
-			reloadSnap, rulesChanged[p.Module] = true, true
-		}
+		touched.Add(c)
 	}
-	if reloadSnap {
-		if data, err = db.LoadOrgData(ctx, e.DB, orgID); err != nil {
+	if touched.Any() {
+		if changes, data, err = e.reload(ctx, orgID, st.index.Version(), data); err != nil {
 			return err
 		}
 		if snap, err = access.NewSnapshot(data); err != nil {
 			return fmt.Errorf("org %d snapshot: %w", orgID, err)
+		}
+		touched = db.Touched{}
+		for _, c := range changes {
+			touched.Add(c)
 		}
 	}
 	// The index is updated in place: each change is atomic under its lock,
@@ -239,7 +231,7 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 			return fmt.Errorf("org %d change %d: %w", orgID, c.Version, err)
 		}
 	}
-	for m := range rulesChanged {
+	for m := range touched.Rules {
 		if err := e.recomputeCriteriaRules(ctx, st.snap, snap, ix, orgID, m); err != nil {
 			return err
 		}
@@ -251,6 +243,33 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 		e.storeShared(orgID, data, ix)
 	}
 	return nil
+}
+
+// reload reads the change log after version again, with the org data it
+// touched, in one snapshot transaction: the parts reloaded and the log then
+// end at the same commit, and the parts not reloaded are exactly as in data
+// because no change in the log touched them. A change committed after the
+// first read of the log is thus replayed here too, never half.
+func (e *Engine) reload(ctx context.Context, orgID, version int64, data access.OrgData) ([]db.Change, access.OrgData, error) {
+	tx, err := db.BeginSnapshot(ctx, e.DB)
+	if err != nil {
+		return nil, data, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	changes, err := db.ChangesSince(ctx, tx, orgID, version)
+	if err != nil {
+		return nil, data, err
+	}
+	var touched db.Touched
+	for _, c := range changes {
+		touched.Add(c)
+	}
+	e.Stats.OrgReloads.Add(1)
+	if touched.Parts == db.PartAll {
+		e.Stats.FullReloads.Add(1)
+	}
+	out, err := db.ReloadOrgData(ctx, tx, data, &touched)
+	return changes, out, err
 }
 
 func applyChange(snap *access.Snapshot, ix *access.Index, c db.Change, kinds map[access.Module]map[string]records.Kind) error {

@@ -172,6 +172,13 @@ func TestRandomServedPath(t *testing.T) {
 	}
 	t.Logf("seed %d: %d orgs, %d changes %v, %d (member, record) checks, %d concurrent reads, in %s",
 		s, norgs, len(w.history)-setup, kinds, w.checks, reads.Load(), time.Since(start).Round(time.Millisecond))
+	// Most org-level changes reload only the parts they touched; the
+	// comparisons above are what proves that sound, so they must have run.
+	reloads, full := incremental.Stats.OrgReloads.Load(), incremental.Stats.FullReloads.Load()
+	t.Logf("incremental engine: %d org reloads, %d of them full", reloads, full)
+	if reloads == 0 || full*2 > reloads {
+		t.Errorf("only %d of %d org reloads were partial: the partial path went untested", reloads-full, reloads)
+	}
 }
 
 // sharedEngines returns a maker of fresh engines that share org state
@@ -281,14 +288,26 @@ func (w *world) tx(fn func(tx *sqlx.Tx) error) {
 	}
 }
 
-func (w *world) orgChange(org int64, payload map[string]any, fn func(tx *sqlx.Tx) error) {
+// orgChange logs the change as the API does, with payload() (called after
+// fn, so it may name what fn created): db.OrgChange for administration
+// actions, {"group": id} for groups. What an instance catching up reloads
+// follows from it (db.Touched), so these must be the API's payloads.
+func (w *world) orgChange(org int64, payload func() any, fn func(tx *sqlx.Tx) error) {
 	w.tx(func(tx *sqlx.Tx) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
-		err := db.LogSecurityChange(w.ctx, tx, org, db.ChangeOrg, payload)
+		err := db.LogSecurityChange(w.ctx, tx, org, db.ChangeOrg, payload())
 		return err
 	})
+}
+
+func action(name, targetType string, id int64) func() any {
+	return func() any { return db.OrgChange{Action: name, TargetType: targetType, TargetID: id} }
+}
+
+func groupChange(id *int64) func() any {
+	return func() any { return map[string]any{"group": *id} }
 }
 
 // ---- value domains ----
@@ -1004,7 +1023,7 @@ var defaults = []string{"PRIVATE", "PRIVATE", "PUBLIC_READ_ONLY", "PUBLIC_READ_W
 
 func (w *world) setDefault(org int64, m access.Module) string {
 	d := defaults[w.pick(len(defaults))]
-	w.orgChange(org, map[string]any{"moduleSharing": m}, func(tx *sqlx.Tx) error {
+	w.orgChange(org, action("org.setModuleSharing", "org", org), func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(w.ctx, `INSERT INTO module_sharing (org_id, module, default_access) VALUES ($1, $2, $3)
 			ON CONFLICT (org_id, module) DO UPDATE SET default_access = EXCLUDED.default_access`, org, string(m), d)
 		return err
@@ -1017,7 +1036,7 @@ func (w *world) toggleMode(org int64) string {
 	if w.brute[org].data.HierarchyMode == access.HierarchyReporting {
 		mode = "ROLE"
 	}
-	w.orgChange(org, map[string]any{"hierarchyMode": mode}, func(tx *sqlx.Tx) error {
+	w.orgChange(org, action("org.setHierarchyMode", "org", org), func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(w.ctx, `UPDATE orgs SET hierarchy_mode = $2 WHERE id = $1`, org, mode)
 		return err
 	})
@@ -1035,7 +1054,7 @@ func (w *world) setMemberRole(org int64) (string, bool) {
 	if role == m.RoleID || !reportingValid(b, roleParents(b), roleOf) {
 		return "", false
 	}
-	w.orgChange(org, map[string]any{"member": m.ID}, func(tx *sqlx.Tx) error {
+	w.orgChange(org, action("member.update", "member", m.ID), func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(w.ctx, `UPDATE members SET role_id = $3 WHERE org_id = $1 AND id = $2`, org, m.ID, role)
 		return err
 	})
@@ -1049,7 +1068,7 @@ func (w *world) setMemberProfile(org int64) string {
 	if p == b.data.Profiles[0].ID && w.chance(0.7) { // fewer administrators
 		p = b.data.Profiles[1].ID
 	}
-	w.orgChange(org, map[string]any{"member": m.ID}, func(tx *sqlx.Tx) error {
+	w.orgChange(org, action("member.update", "member", m.ID), func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(w.ctx, `UPDATE members SET profile_id = $3 WHERE org_id = $1 AND id = $2`, org, m.ID, p)
 		return err
 	})
@@ -1065,7 +1084,7 @@ func (w *world) setManager(org int64) string {
 	if cands := managerCandidates(b, m.RoleID, m.ID); len(cands) > 0 && w.chance(0.8) {
 		mgr = &cands[w.pick(len(cands))]
 	}
-	w.orgChange(org, map[string]any{"member": m.ID}, func(tx *sqlx.Tx) error {
+	w.orgChange(org, action("member.update", "member", m.ID), func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(w.ctx, `UPDATE members SET reports_to_id = $3 WHERE org_id = $1 AND id = $2`, org, m.ID, mgr)
 		return err
 	})
@@ -1082,7 +1101,11 @@ func (w *world) toggleStatus(org int64) string {
 	if !m.Active {
 		status = "ACTIVE"
 	}
-	w.orgChange(org, map[string]any{"member": m.ID}, func(tx *sqlx.Tx) error {
+	act := "member.deactivate"
+	if status == "ACTIVE" {
+		act = "member.reactivate"
+	}
+	w.orgChange(org, action(act, "member", m.ID), func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(w.ctx, `UPDATE members SET status = $3 WHERE org_id = $1 AND id = $2`, org, m.ID, status)
 		return err
 	})
@@ -1099,7 +1122,7 @@ func (w *world) addMember(org int64) string {
 		profiles = append(profiles, p.ID)
 	}
 	var id int64
-	w.orgChange(org, map[string]any{"member": "new"}, func(tx *sqlx.Tx) error {
+	w.orgChange(org, func() any { return db.OrgChange{Action: "member.add", TargetType: "member", TargetID: id} }, func(tx *sqlx.Tx) error {
 		var err error
 		id, err = w.insertMember(tx, org, roles, profiles, b)
 		return err
@@ -1110,7 +1133,7 @@ func (w *world) addMember(org int64) string {
 func (w *world) togglePeers(org int64) string {
 	b := w.brute[org]
 	r := b.data.Roles[w.pick(len(b.data.Roles))]
-	w.orgChange(org, map[string]any{"role": r.ID}, func(tx *sqlx.Tx) error {
+	w.orgChange(org, action("role.update", "role", r.ID), func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(w.ctx, `UPDATE roles SET share_with_peers = NOT share_with_peers WHERE org_id = $1 AND id = $2`, org, r.ID)
 		return err
 	})
@@ -1121,7 +1144,7 @@ func (w *world) createRole(org int64) string {
 	b := w.brute[org]
 	parent := b.data.Roles[w.pick(len(b.data.Roles))].ID
 	var id int64
-	w.orgChange(org, map[string]any{"role": "new"}, func(tx *sqlx.Tx) error {
+	w.orgChange(org, func() any { return db.OrgChange{Action: "role.create", TargetType: "role", TargetID: id} }, func(tx *sqlx.Tx) error {
 		return tx.GetContext(w.ctx, &id, `INSERT INTO roles (org_id, name, parent_id, share_with_peers) VALUES ($1, $2, $3, $4) RETURNING id`,
 			org, fmt.Sprintf("Role %d", len(b.data.Roles)), parent, w.chance(0.3))
 	})
@@ -1142,7 +1165,7 @@ func (w *world) moveRole(org int64) (string, bool) {
 	if !reportingValid(b, parents, memberRoles(b)) {
 		return "", false
 	}
-	w.orgChange(org, map[string]any{"role": r.ID}, func(tx *sqlx.Tx) error {
+	w.orgChange(org, action("role.move", "role", r.ID), func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(w.ctx, `UPDATE roles SET parent_id = $3 WHERE org_id = $1 AND id = $2`, org, r.ID, p)
 		return err
 	})
@@ -1182,7 +1205,7 @@ func (w *world) createGroup(org int64) string {
 	b := w.brute[org]
 	var id int64
 	var ps []access.Principal
-	w.orgChange(org, map[string]any{"group": "new"}, func(tx *sqlx.Tx) error {
+	w.orgChange(org, groupChange(&id), func(tx *sqlx.Tx) error {
 		if err := tx.GetContext(w.ctx, &id, `INSERT INTO groups (org_id, name) VALUES ($1, $2) RETURNING id`,
 			org, fmt.Sprintf("Group %d", w.pick(1_000_000))); err != nil {
 			return err
@@ -1200,7 +1223,7 @@ func (w *world) updateGroup(org int64) (string, bool) {
 	}
 	g := b.data.Groups[w.pick(len(b.data.Groups))]
 	ps := w.groupMembers(b, g.ID)
-	w.orgChange(org, map[string]any{"group": g.ID}, func(tx *sqlx.Tx) error {
+	w.orgChange(org, groupChange(&g.ID), func(tx *sqlx.Tx) error {
 		return w.writeGroupMembers(tx, org, g.ID, ps)
 	})
 	return fmt.Sprintf("group %d members %v", g.ID, ps), true
@@ -1229,7 +1252,7 @@ func (w *world) deleteGroup(org int64) (string, bool) {
 			return "", false
 		}
 	}
-	w.orgChange(org, map[string]any{"group": g.ID}, func(tx *sqlx.Tx) error {
+	w.orgChange(org, groupChange(&g.ID), func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(w.ctx, `DELETE FROM groups WHERE org_id = $1 AND id = $2`, org, g.ID)
 		return err
 	})
@@ -1255,7 +1278,7 @@ func (w *world) setProfilePermissions(org int64) (string, bool) {
 			perms[m] = w.permissions()
 		}
 	}
-	w.orgChange(org, map[string]any{"profile": p.ID}, func(tx *sqlx.Tx) error {
+	w.orgChange(org, action("profile.update", "profile", p.ID), func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(w.ctx, `UPDATE profiles SET module_permissions = $3 WHERE org_id = $1 AND id = $2`,
 			org, p.ID, modulePermsJSON(perms))
 		return err

@@ -41,6 +41,9 @@ type Stats struct {
 	RedisStale atomic.Int64
 	// VisibleHits counts visible sets reused rather than computed.
 	VisibleHits atomic.Int64
+	// OrgReloads counts catch-ups that read org data again (org-level
+	// changes); FullReloads those of them that read all of it.
+	OrgReloads, FullReloads atomic.Int64
 }
 
 type storedState struct {

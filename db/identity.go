@@ -61,7 +61,9 @@ type Member struct {
 func (m *Member) ID() string { return ids.Encode(ids.Member, m.Key) }
 
 // Active reports whether the member may sign in to the org.
-func (m *Member) Active() bool { return m.Status == "ACTIVE" }
+func (m *Member) Active() bool { return m.Status == memberActive }
+
+const memberActive = "ACTIVE"
 
 // Role is a node of an org's role tree.
 type Role struct {

@@ -135,75 +135,143 @@ func BeginSnapshot(ctx context.Context, d *sqlx.DB) (*sqlx.Tx, error) {
 // LoadOrgDataTx is LoadOrgData inside the caller's snapshot transaction, so
 // the records and shares read with it agree with its version.
 func LoadOrgDataTx(ctx context.Context, tx *sqlx.Tx, orgID int64) (access.OrgData, error) {
-	out := access.OrgData{OrgID: orgID, Defaults: map[access.Module]access.Level{}}
+	out := access.OrgData{OrgID: orgID}
+	err := loadOrgParts(ctx, tx, &out, PartAll)
+	return out, err
+}
+
+// loadOrgParts reads the parts of an org's access data named into out,
+// leaving the others as they are.
+func loadOrgParts(ctx context.Context, tx *sqlx.Tx, out *access.OrgData, parts OrgParts) error {
+	orgID := out.OrgID
 	org, err := OrgByID(ctx, tx, orgID)
 	if err != nil {
-		return out, err
+		return err
 	}
 	out.Version = org.SecurityVersion
-	if out.HierarchyMode, err = access.ParseHierarchyMode(org.HierarchyMode); err != nil {
-		return out, err
+	if parts&PartSettings != 0 {
+		if out.HierarchyMode, err = access.ParseHierarchyMode(org.HierarchyMode); err != nil {
+			return err
+		}
+		if out.Defaults, err = loadDefaults(ctx, tx, orgID); err != nil {
+			return err
+		}
 	}
-	roles, err := RolesOfOrg(ctx, tx, orgID)
+	if parts&PartRoles != 0 {
+		roles, err := RolesOfOrg(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		out.Roles = make([]access.Role, 0, len(roles))
+		for _, r := range roles {
+			out.Roles = append(out.Roles, access.Role{ID: r.Key, ParentID: r.ParentID.Int64, Name: r.Name, ShareWithPeers: r.ShareWithPeers})
+		}
+	}
+	if parts&PartMembers != 0 {
+		if out.Members, err = loadMembers(ctx, tx, orgID, nil); err != nil {
+			return err
+		}
+	}
+	if parts&PartProfiles != 0 {
+		if out.Profiles, err = loadProfiles(ctx, tx, orgID); err != nil {
+			return err
+		}
+	}
+	if parts&PartGroups != 0 {
+		if out.Groups, err = loadGroups(ctx, tx, orgID); err != nil {
+			return err
+		}
+	}
+	if parts&PartRules != 0 {
+		if out.Rules, err = loadRules(ctx, tx, orgID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadMembers reads the org's members (only those of ids when not nil),
+// ordered by id. It scans by hand: an org has thousands of members, and
+// reflection would cost more than the query.
+func loadMembers(ctx context.Context, q sqlx.QueryerContext, orgID int64, ids []int64) ([]access.Member, error) {
+	query := `SELECT m.id, m.role_id, m.profile_id, coalesce(m.reports_to_id, 0), m.status, u.name
+		FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1`
+	args := []any{orgID}
+	if ids != nil {
+		query += ` AND m.id = ANY($2)`
+		args = append(args, pq.Array(ids))
+	}
+	rows, err := q.QueryxContext(ctx, query+` ORDER BY m.id`, args...)
 	if err != nil {
-		return out, err
+		return nil, wrap(err, "members")
 	}
-	for _, r := range roles {
-		out.Roles = append(out.Roles, access.Role{ID: r.Key, ParentID: r.ParentID.Int64, Name: r.Name, ShareWithPeers: r.ShareWithPeers})
+	defer func() { _ = rows.Close() }()
+	var out []access.Member
+	for rows.Next() {
+		var m access.Member
+		var status string
+		if err := rows.Scan(&m.ID, &m.RoleID, &m.ProfileID, &m.ReportsToID, &status, &m.Name); err != nil {
+			return nil, wrap(err, "members")
+		}
+		m.Active = status == memberActive
+		out = append(out, m)
 	}
-	var members []*Member
-	if err := sqlx.SelectContext(ctx, tx, &members, `SELECT `+memberColumns+` FROM members m JOIN users u ON u.id = m.user_id
-		WHERE m.org_id = $1 ORDER BY m.id`, orgID); err != nil {
-		return out, wrap(err, "members")
-	}
-	for _, m := range members {
-		out.Members = append(out.Members, access.Member{ID: m.Key, RoleID: m.RoleID, ProfileID: m.ProfileID,
-			ReportsToID: m.ReportsToID.Int64, Active: m.Active(), Name: m.Name})
-	}
-	profiles, err := ProfilesOfOrg(ctx, tx, orgID)
+	return out, wrap(rows.Err(), "members")
+}
+
+func loadProfiles(ctx context.Context, q sqlx.QueryerContext, orgID int64) ([]access.Profile, error) {
+	profiles, err := ProfilesOfOrg(ctx, q, orgID)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
-	fieldPerms, err := loadFieldPermissions(ctx, tx, orgID)
+	fieldPerms, err := loadFieldPermissions(ctx, q, orgID)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
+	out := make([]access.Profile, 0, len(profiles))
 	for _, p := range profiles {
 		ap, err := toAccessProfile(p)
 		if err != nil {
-			return out, err
+			return nil, err
 		}
 		ap.Fields = fieldPerms[p.Key]
-		out.Profiles = append(out.Profiles, ap)
+		out = append(out, ap)
 	}
-	if out.Groups, err = loadGroups(ctx, tx, orgID); err != nil {
-		return out, err
-	}
+	return out, nil
+}
+
+func loadDefaults(ctx context.Context, q sqlx.QueryerContext, orgID int64) (map[access.Module]access.Level, error) {
 	var defaults []struct {
 		Module string `db:"module"`
 		Access string `db:"default_access"`
 	}
-	if err := sqlx.SelectContext(ctx, tx, &defaults, `SELECT module, default_access FROM module_sharing WHERE org_id = $1`, orgID); err != nil {
-		return out, wrap(err, "module sharing")
+	if err := sqlx.SelectContext(ctx, q, &defaults, `SELECT module, default_access FROM module_sharing WHERE org_id = $1`, orgID); err != nil {
+		return nil, wrap(err, "module sharing")
 	}
+	out := map[access.Module]access.Level{}
 	for _, d := range defaults {
 		l, err := access.DefaultAccess(d.Access).Level()
 		if err != nil {
-			return out, err
+			return nil, err
 		}
-		out.Defaults[access.Module(d.Module)] = l
+		out[access.Module(d.Module)] = l
 	}
-	var rules []ruleRow
-	if err := sqlx.SelectContext(ctx, tx, &rules, `SELECT id, module, name, source_type, source_id, criteria, target_type,
+	return out, nil
+}
+
+func loadRules(ctx context.Context, q sqlx.QueryerContext, orgID int64) ([]access.SharingRule, error) {
+	var rows []ruleRow
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT id, module, name, source_type, source_id, criteria, target_type,
 		target_id, access, superiors_allowed FROM sharing_rules WHERE org_id = $1 ORDER BY id`, orgID); err != nil {
-		return out, wrap(err, "sharing rules")
+		return nil, wrap(err, "sharing rules")
 	}
-	for _, r := range rules {
+	out := make([]access.SharingRule, 0, len(rows))
+	for _, r := range rows {
 		rule, err := r.toAccess()
 		if err != nil {
-			return out, err
+			return nil, err
 		}
-		out.Rules = append(out.Rules, rule)
+		out = append(out, rule)
 	}
 	return out, nil
 }

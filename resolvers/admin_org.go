@@ -135,9 +135,8 @@ func (c *orgChange) record(ctx context.Context, action, targetType string, targe
 	if err := audit(ctx, c.tx, c.sc, action, targetType, targetID, before, after); err != nil {
 		return err
 	}
-	err := db.LogSecurityChange(ctx, c.tx, c.sc.org.Key, db.ChangeOrg,
-		map[string]any{"action": action, "targetType": targetType, "targetId": targetID})
-	return err
+	return db.LogSecurityChange(ctx, c.tx, c.sc.org.Key, db.ChangeOrg,
+		db.OrgChange{Action: action, TargetType: targetType, TargetID: targetID})
 }
 
 // role resolves a role id of the org; field names the argument in errors.
