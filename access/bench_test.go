@@ -12,6 +12,7 @@ import (
 // other orgs interleaved on the global sequence, 40 owner-based rules, 10
 // criteria rules, 20,000 shares, 50 groups.
 type benchOrg struct {
+	data                      OrgData
 	snap                      *Snapshot
 	ix                        *Index // hierarchy layer bound
 	plain                     *Index // no hierarchy layer
@@ -118,7 +119,7 @@ func buildBenchOrg() *benchOrg {
 	if err != nil {
 		panic(err)
 	}
-	b.snap = snap
+	b.snap, b.data = snap, org
 	b.ix = NewIndex()
 	zipf := rand.NewZipf(r, 1.1, 20, uint64(len(b.members)-1))
 	perm := r.Perm(len(b.members))
@@ -174,6 +175,17 @@ func BenchmarkVisibleSet(b *testing.B) {
 				b.ReportMetric(float64(n), "visible")
 				b.ReportMetric(float64(len(o.snap.VisibleOwnerSet(v.id, Deals))), "owners")
 			})
+		}
+	}
+}
+
+// BenchmarkNewSnapshot: what every instance pays for an org-level change.
+func BenchmarkNewSnapshot(b *testing.B) {
+	o := getBench(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := NewSnapshot(o.data); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

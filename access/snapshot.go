@@ -59,8 +59,6 @@ type Snapshot struct {
 	groupIdx     map[int64]int32
 	groupClosure []bitset
 
-	principals [][]Principal // PrincipalsOf, per member
-
 	// forest is the active hierarchy (roles in ROLE mode, reporting lines
 	// in REPORTING mode) in Euler-tour positions, for the index's
 	// hierarchy layer; hierKey is exactly what it is built from.
@@ -107,7 +105,6 @@ func NewSnapshot(org OrgData) (*Snapshot, error) {
 	if err := s.buildGroups(org.Groups); err != nil {
 		return nil, err
 	}
-	s.buildPrincipals()
 	if err := s.buildRules(org.Rules); err != nil {
 		return nil, err
 	}
@@ -322,20 +319,27 @@ func (s *Snapshot) buildMembers(members []Member) error {
 		s.memberRole[i], s.memberProf[i] = r, p
 		s.roleMems[r] = append(s.roleMems[r], int32(i))
 	}
-	// Members in role tour order.
-	s.roleOrder = make([]int32, n)
-	for i := range s.roleOrder {
-		s.roleOrder[i] = int32(i)
+	// Members in role tour order (a counting sort on their role's tour
+	// position, stable: by member order within a role).
+	start := make([]int32, len(s.roles)+1) // by tour position: first slot of that role's members
+	for r, ms := range s.roleMems {
+		start[s.roleTin[r]+1] = int32(len(ms))
 	}
-	sort.SliceStable(s.roleOrder, func(a, b int) bool {
-		return s.roleTin[s.memberRole[s.roleOrder[a]]] < s.roleTin[s.memberRole[s.roleOrder[b]]]
-	})
+	for t := 1; t < len(start); t++ {
+		start[t] += start[t-1]
+	}
+	s.roleOrder = make([]int32, 0, n)
+	byTin := make([]int32, len(s.roles))
+	for r := range s.roles {
+		byTin[s.roleTin[r]] = int32(r)
+	}
+	for _, r := range byTin {
+		s.roleOrder = append(s.roleOrder, s.roleMems[r]...)
+	}
 	s.roleSubStart = make([]int32, len(s.roles))
 	s.roleSubEnd = make([]int32, len(s.roles))
 	for r := range s.roles {
-		lo, hi := s.roleTin[r], s.roleTout[r]
-		s.roleSubStart[r] = int32(sort.Search(n, func(k int) bool { return s.roleTin[s.memberRole[s.roleOrder[k]]] >= lo }))
-		s.roleSubEnd[r] = int32(sort.Search(n, func(k int) bool { return s.roleTin[s.memberRole[s.roleOrder[k]]] >= hi }))
+		s.roleSubStart[r], s.roleSubEnd[r] = start[s.roleTin[r]], start[s.roleTout[r]]
 	}
 	// Reporting forest.
 	children := make([][]int32, n)
@@ -469,20 +473,23 @@ func (s *Snapshot) memberBits(p Principal) bitset {
 	return b
 }
 
-func (s *Snapshot) buildPrincipals() {
-	s.principals = make([][]Principal, len(s.members))
-	for i, m := range s.members {
-		r := s.memberRole[i]
-		ps := []Principal{User(m.ID), RolePrincipal(s.roles[r].ID)}
-		for a := r; a >= 0; a = s.roleParent[a] {
-			ps = append(ps, RoleAndSubordinates(s.roles[a].ID))
-		}
-		s.principals[i] = ps
+// principalsOf lists member i's principals (see PrincipalsOf). They are
+// worked out when asked rather than tabled for every member: a table costs
+// thousands of allocations on every rebuild of a large org's snapshot, and
+// a visible set needs one member's list.
+func (s *Snapshot) principalsOf(i int32) []Principal {
+	r := s.memberRole[i]
+	ps := make([]Principal, 0, 8)
+	ps = append(ps, User(s.members[i].ID), RolePrincipal(s.roles[r].ID))
+	for a := r; a >= 0; a = s.roleParent[a] {
+		ps = append(ps, RoleAndSubordinates(s.roles[a].ID))
 	}
 	for g, b := range s.groupClosure {
-		gp := GroupPrincipal(s.groups[g].ID)
-		b.each(func(m int32) { s.principals[m] = append(s.principals[m], gp) })
+		if b.has(i) {
+			ps = append(ps, GroupPrincipal(s.groups[g].ID))
+		}
 	}
+	return ps
 }
 
 func (s *Snapshot) buildRules(rules []SharingRule) error {
@@ -728,10 +735,10 @@ func (s *Snapshot) HiddenFields(member int64, m Module) []string {
 // PrincipalsOf lists the principals member belongs to: USER member, ROLE of
 // its role, ROLE_AND_SUBORDINATES of its role and of every ancestor role,
 // and GROUP of every group that contains it, directly, through nesting or
-// through a role principal. The result must not be modified.
+// through a role principal.
 func (s *Snapshot) PrincipalsOf(member int64) []Principal {
 	if i, ok := s.memberIdx[member]; ok {
-		return s.principals[i]
+		return s.principalsOf(i)
 	}
 	return nil
 }

@@ -110,7 +110,7 @@ func (s *Snapshot) VisibleSet(ix *Index, viewer int64, m Module) VisibleSet {
 			}
 		}
 	}
-	for _, p := range s.principals[vi] {
+	for _, p := range s.principalsOf(vi) {
 		if b := md.byShare[p]; b != nil {
 			bms = append(bms, b)
 		}
