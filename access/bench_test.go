@@ -3,6 +3,7 @@ package access
 import (
 	"fmt"
 	"math/rand"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -187,6 +188,37 @@ func BenchmarkNewSnapshot(b *testing.B) {
 		if _, err := NewSnapshot(o.data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkRebindMoveRole: the hierarchy layer after a role (depth 4, with
+// its leaf roles and their members) moves to another parent and back, as
+// the Q6 moveRole change does; per op one move or one move back.
+func BenchmarkRebindMoveRole(b *testing.B) {
+	o := getBench(b)
+	ix := o.ix.Clone()
+	ix.BindHierarchy(o.snap)
+	// Roles are numbered breadth first: 1 at depth 0, 2-4, 5-13, 14-40,
+	// 41-121 at depth 4 (parents 14-40).
+	moved := o.data
+	moved.Roles = slices.Clone(o.data.Roles)
+	for i, r := range moved.Roles {
+		if r.ID == 121 {
+			moved.Roles[i].ParentID = 14
+		}
+	}
+	snaps := [2]*Snapshot{}
+	for i, d := range []OrgData{moved, o.data} {
+		s, err := NewSnapshot(d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		snaps[i] = s
+	}
+	n := 0
+	for b.Loop() {
+		ix.BindHierarchy(snaps[n%2])
+		n++
 	}
 }
 

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"encoding/binary"
 	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -151,50 +152,50 @@ func (ix *Index) rebind(h, old *hierLayer) {
 			h.aggs[mi][slot] = old.aggs[mi][os]
 		}
 	}
-	// The records entering and leaving each kept aggregate, collected
-	// first and applied with one union per aggregate: a moved subtree's
-	// members all enter and leave the same aggregates, and one Or of their
-	// union costs far less than one Or per member into a large bitmap.
-	type delta struct{ add, remove []*roaring.Bitmap }
-	var deltas [numModules]map[int32]*delta
-	note := func(mi int, slot int32, owned *roaring.Bitmap, add bool) {
-		if deltas[mi] == nil {
-			deltas[mi] = map[int32]*delta{}
-		}
-		d := deltas[mi][slot]
-		if d == nil {
-			d = &delta{}
-			deltas[mi][slot] = d
-		}
-		if add {
-			d.add = append(d.add, owned)
-		} else {
-			d.remove = append(d.remove, owned)
-		}
+	// Members whose chains changed are grouped by the aggregates they leave
+	// and enter: a moved subtree's members all leave and enter the same
+	// ones, so each group's records are unioned once per module and then
+	// applied with one AndNot or Or per aggregate, rather than one union per
+	// aggregate or one Or per member into a large bitmap.
+	type moveGroup struct {
+		leave, enter []int32 // kept slots
+		members      []int64
 	}
+	groups := map[string]*moveGroup{}
+	var order []*moveGroup // deterministic application order
 	var before, after []int64
+	var leave, enter []int32
+	var sig []byte
 	adjust := func(member int64) {
 		before = prev.ancestorKeys(member, before[:0])
 		after = snap.ancestorKeys(member, after[:0])
 		if slices.Equal(before, after) {
 			return
 		}
-		for mi := range ix.mods {
-			owned := ix.ownedBy(mi, member)
-			if owned == nil {
-				continue
-			}
-			for _, k := range before {
-				if slot, ok := keptSlot[k]; ok && !slices.Contains(after, k) {
-					note(mi, slot, owned, false)
-				}
-			}
-			for _, k := range after {
-				if slot, ok := keptSlot[k]; ok && !slices.Contains(before, k) {
-					note(mi, slot, owned, true)
-				}
+		leave, enter, sig = leave[:0], enter[:0], sig[:0]
+		for _, k := range before {
+			if slot, ok := keptSlot[k]; ok && !slices.Contains(after, k) {
+				leave = append(leave, slot)
+				sig = binary.AppendVarint(sig, int64(slot))
 			}
 		}
+		sig = append(sig, '|')
+		for _, k := range after {
+			if slot, ok := keptSlot[k]; ok && !slices.Contains(before, k) {
+				enter = append(enter, slot)
+				sig = binary.AppendVarint(sig, int64(slot))
+			}
+		}
+		if len(leave)+len(enter) == 0 {
+			return
+		}
+		g := groups[string(sig)]
+		if g == nil {
+			g = &moveGroup{leave: slices.Clone(leave), enter: slices.Clone(enter)}
+			groups[string(sig)] = g
+			order = append(order, g)
+		}
+		g.members = append(g.members, member)
 	}
 	for _, m := range snap.members {
 		adjust(m.ID)
@@ -206,19 +207,32 @@ func (ix *Index) rebind(h, old *hierLayer) {
 	}
 	// A member's records leave and enter different aggregates (a key is on
 	// one chain only), and members own disjoint records: the order of the
-	// two steps does not matter.
-	for mi := range deltas {
-		for slot, d := range deltas[mi] {
-			b := h.aggs[mi][slot]
-			if len(d.remove) > 0 && b != nil {
-				b.AndNot(union(d.remove))
+	// steps does not matter.
+	var bms []*roaring.Bitmap
+	for _, g := range order {
+		for mi := range ix.mods {
+			bms = bms[:0]
+			for _, m := range g.members {
+				if b := ix.ownedBy(mi, m); b != nil {
+					bms = append(bms, b)
+				}
 			}
-			if len(d.add) > 0 {
+			if len(bms) == 0 {
+				continue
+			}
+			moved := union(bms)
+			for _, slot := range g.leave {
+				if b := h.aggs[mi][slot]; b != nil {
+					b.AndNot(moved)
+				}
+			}
+			for _, slot := range g.enter {
+				b := h.aggs[mi][slot]
 				if b == nil {
 					b = roaring.New()
 					h.aggs[mi][slot] = b
 				}
-				b.Or(union(d.add))
+				b.Or(moved)
 			}
 		}
 	}
