@@ -166,7 +166,26 @@ func (ix *Index) rebind(h, old *hierLayer) {
 	var before, after []int64
 	var leave, enter []int32
 	var sig []byte
+	// A member's chains follow from its node in each snapshot (its role in
+	// ROLE mode): members sharing both nodes share the outcome, worked out
+	// once per pair of nodes (-1: not in that snapshot).
+	type nodes struct{ before, after int32 }
+	outcome := map[nodes]*moveGroup{}
+	nodeIn := func(s *Snapshot, member int64) int32 {
+		if m, ok := s.memberIdx[member]; ok {
+			return s.forest.nodeOf[m]
+		}
+		return -1
+	}
 	adjust := func(member int64) {
+		key := nodes{nodeIn(prev, member), nodeIn(snap, member)}
+		if g, seen := outcome[key]; seen {
+			if g != nil {
+				g.members = append(g.members, member)
+			}
+			return
+		}
+		outcome[key] = nil
 		before = prev.ancestorKeys(member, before[:0])
 		after = snap.ancestorKeys(member, after[:0])
 		if slices.Equal(before, after) {
@@ -195,6 +214,7 @@ func (ix *Index) rebind(h, old *hierLayer) {
 			groups[string(sig)] = g
 			order = append(order, g)
 		}
+		outcome[key] = g
 		g.members = append(g.members, member)
 	}
 	for _, m := range snap.members {

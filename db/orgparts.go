@@ -67,6 +67,7 @@ var memberActions = map[string]bool{
 
 // Touched is what a run of changes touched of the org's access data.
 type Touched struct {
+	Version int64 // of the last change added
 	Parts   OrgParts
 	Members []int64 // members whose rows changed (when Parts lacks PartMembers)
 	Rules   map[access.Module]bool
@@ -74,6 +75,7 @@ type Touched struct {
 
 // Add notes what c touched. Record and share changes touch no part.
 func (t *Touched) Add(c Change) {
+	t.Version = max(t.Version, c.Version)
 	switch c.Kind {
 	case ChangeRules:
 		var p struct {
@@ -116,6 +118,7 @@ func (t *Touched) Any() bool { return t.Parts != 0 || len(t.Members) > 0 }
 // rest is shared with data, which is not modified.
 func ReloadOrgData(ctx context.Context, tx *sqlx.Tx, data access.OrgData, t *Touched) (access.OrgData, error) {
 	out := data
+	out.Version = t.Version // the log and the parts end at the same commit
 	if err := loadOrgParts(ctx, tx, &out, t.Parts); err != nil {
 		return data, err
 	}

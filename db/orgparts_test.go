@@ -47,8 +47,12 @@ func TestTouched(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got Touched
-			for _, c := range tt.changes {
+			for i, c := range tt.changes {
+				c.Version = int64(10 + i)
 				got.Add(c)
+			}
+			if want := int64(9 + len(tt.changes)); got.Version != want {
+				t.Errorf("version = %d, want %d (the last change's)", got.Version, want)
 			}
 			if got.Parts != tt.parts {
 				t.Errorf("parts = %06b, want %06b", got.Parts, tt.parts)

@@ -141,15 +141,16 @@ func LoadOrgDataTx(ctx context.Context, tx *sqlx.Tx, orgID int64) (access.OrgDat
 }
 
 // loadOrgParts reads the parts of an org's access data named into out,
-// leaving the others as they are.
+// leaving the others as they are. The version is read with the settings.
 func loadOrgParts(ctx context.Context, tx *sqlx.Tx, out *access.OrgData, parts OrgParts) error {
 	orgID := out.OrgID
-	org, err := OrgByID(ctx, tx, orgID)
-	if err != nil {
-		return err
-	}
-	out.Version = org.SecurityVersion
+	var err error
 	if parts&PartSettings != 0 {
+		org, err := OrgByID(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		out.Version = org.SecurityVersion
 		if out.HierarchyMode, err = access.ParseHierarchyMode(org.HierarchyMode); err != nil {
 			return err
 		}
