@@ -3,6 +3,7 @@ package dataloaders
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -19,6 +20,9 @@ import (
 type Loaders struct {
 	Members *dataloadgen.Loader[int64, *db.Member]
 	Records map[access.Module]*dataloadgen.Loader[int64, records.Record]
+
+	conn  *sqlx.DB
+	orgID int64
 }
 
 // wait is how long a loader gathers keys before it queries; resolvers of one
@@ -27,7 +31,7 @@ const wait = 500 * time.Microsecond
 
 // New returns the loaders of one org for one request.
 func New(conn *sqlx.DB, orgID int64) *Loaders {
-	l := &Loaders{Records: map[access.Module]*dataloadgen.Loader[int64, records.Record]{}}
+	l := &Loaders{Records: map[access.Module]*dataloadgen.Loader[int64, records.Record]{}, conn: conn, orgID: orgID}
 	l.Members = dataloadgen.NewMappedLoader(func(ctx context.Context, keys []int64) (map[int64]*db.Member, error) {
 		return db.MembersByIDs(ctx, conn, orgID, keys)
 	}, dataloadgen.WithWait(wait))
@@ -63,3 +67,46 @@ func (l *Loaders) Record(ctx context.Context, module access.Module, id int64) (r
 }
 
 func isMissing(err error) bool { return errors.Is(err, dataloadgen.ErrNotFound) }
+
+// PrefetchMembers reads the members of keys in one query, now, and primes
+// the loader with them (a missing one as nil, which Member answers for it
+// anyway); a key the loader already holds keeps its entry. A list that
+// knows all its keys up front uses it instead of LoadAll, which first waits
+// for more keys to gather and fetches on a goroutine of its own.
+func (l *Loaders) PrefetchMembers(ctx context.Context, keys []int64) error {
+	keys = distinct(keys)
+	if len(keys) == 0 {
+		return nil
+	}
+	found, err := db.MembersByIDs(ctx, l.conn, l.orgID, keys)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		l.Members.Prime(k, found[k])
+	}
+	return nil
+}
+
+// PrefetchRecords is PrefetchMembers for records of module m.
+func (l *Loaders) PrefetchRecords(ctx context.Context, m access.Module, keys []int64) error {
+	ld := l.Records[m]
+	keys = distinct(keys)
+	if ld == nil || len(keys) == 0 {
+		return nil
+	}
+	found, err := db.GetRecords(ctx, l.conn, l.orgID, records.MetaOf(m), keys)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		ld.Prime(k, found[k]) // nil when missing, as Record answers
+	}
+	return nil
+}
+
+func distinct(keys []int64) []int64 {
+	out := slices.Clone(keys)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/jmoiron/sqlx"
-	"github.com/vikstrous/dataloadgen"
 
 	"warden/access"
 	"warden/apperr"
@@ -445,7 +444,7 @@ func prefetchRelated(ctx context.Context, sc *scope, rows []records.Record) erro
 		}
 	}
 	if len(members) > 0 {
-		if _, err := sc.loaders.Members.LoadAll(ctx, members); err != nil && !isMissingOnly(err) {
+		if err := sc.loaders.PrefetchMembers(ctx, members); err != nil {
 			return err
 		}
 	}
@@ -456,10 +455,8 @@ func prefetchRelated(ctx context.Context, sc *scope, rows []records.Record) erro
 				visible = append(visible, k)
 			}
 		}
-		if ld := sc.loaders.Records[m]; ld != nil && len(visible) > 0 {
-			if _, err := ld.LoadAll(ctx, visible); err != nil && !isMissingOnly(err) {
-				return err
-			}
+		if err := sc.loaders.PrefetchRecords(ctx, m, visible); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -487,19 +484,4 @@ func nodeSelection(ctx context.Context) map[string]bool {
 		}
 	}
 	return out
-}
-
-// isMissingOnly reports whether a LoadAll error only says that some keys
-// were not found, which the field resolvers answer with null.
-func isMissingOnly(err error) bool {
-	var errs dataloadgen.ErrorSlice
-	if errors.As(err, &errs) {
-		for _, e := range errs {
-			if e != nil && !errors.Is(e, dataloadgen.ErrNotFound) {
-				return false
-			}
-		}
-		return true
-	}
-	return errors.Is(err, dataloadgen.ErrNotFound)
 }
