@@ -18,7 +18,9 @@ import (
 // page is one page of a record list, before it is shaped into its module's
 // connection type.
 type page struct {
-	nodes       []records.Record
+	nodes []records.Record
+	// cursors are the rows' cursors; only the last is set unless the
+	// selection reads edges.cursor (see listRecords).
 	cursors     []string
 	hasNextPage bool
 	totalCount  int
@@ -47,9 +49,13 @@ func (r *Resolver) listRecords(ctx context.Context, m access.Module, first int, 
 		return nil, err
 	}
 	meta := records.MetaOf(m)
-	custom, err := sc.customFields(ctx, m)
-	if err != nil {
-		return nil, err
+	var custom []*records.CustomField
+	if namesCustomField(filter, orderBy) {
+		// The definitions are a query: only read them when the arguments
+		// name a custom field.
+		if custom, err = sc.customFields(ctx, m); err != nil {
+			return nil, err
+		}
 	}
 	expr, err := records.ParseFilter(meta, custom, filter)
 	if err != nil {
@@ -87,14 +93,58 @@ func (r *Resolver) listRecords(ctx context.Context, m access.Module, first int, 
 	if err != nil {
 		return nil, err
 	}
-	if err := prefetchRelated(ctx, sc, res.Rows); err != nil {
+	sel := edgesSelection(ctx)
+	if err := prefetchRelated(ctx, sc, res.Rows, sel.node); err != nil {
 		return nil, err
 	}
-	p := &page{nodes: res.Rows, hasNextPage: res.HasNextPage, totalCount: res.TotalCount}
-	for _, rec := range res.Rows {
-		p.cursors = append(p.cursors, sc.cursors.Encode(db.CursorFor(rec, order)))
+	p := &page{nodes: res.Rows, hasNextPage: res.HasNextPage, totalCount: res.TotalCount,
+		cursors: make([]string, len(res.Rows))}
+	// Each cursor is signed (an HMAC): sign only those the client reads, the
+	// edges' when it selects edges.cursor, else the last for endCursor.
+	for i, rec := range res.Rows {
+		if sel.cursor || i == len(res.Rows)-1 {
+			p.cursors[i] = sc.cursors.Encode(db.CursorFor(rec, order))
+		}
 	}
 	return p, nil
+}
+
+// namesCustomField reports whether a list's filter or ordering may name a
+// custom field: a "custom" key at any depth of the filter (conditions nest
+// under and/or), or a customField in an ordering. It errs on the side of
+// yes; with no, the parsers get no definitions and refuse any custom name
+// as unknown, so a wrong no could only fail a request, never widen one.
+func namesCustomField(filter map[string]any, orderBy []map[string]any) bool {
+	for _, item := range orderBy {
+		if v, ok := item["customField"]; ok && v != nil {
+			return true
+		}
+	}
+	return mentionsKey(filter, "custom", 0)
+}
+
+func mentionsKey(v any, key string, depth int) bool {
+	if depth > 32 {
+		return true
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		for k, sub := range t {
+			if k == key && sub != nil {
+				return true
+			}
+			if mentionsKey(sub, key, depth+1) {
+				return true
+			}
+		}
+	case []any:
+		for _, sub := range t {
+			if mentionsKey(sub, key, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (p *page) pageInfo() *model.PageInfo {
@@ -407,13 +457,13 @@ func (r *Resolver) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 }
 
 // prefetchRelated loads, in one query per kind, the members and parent
-// records that the page's selection asks for, so a page costs a constant
-// number of queries however the resolvers of its rows are scheduled.
-func prefetchRelated(ctx context.Context, sc *scope, rows []records.Record) error {
+// records that the page's selection (want: the fields selected on
+// edges.node) asks for, so a page costs a constant number of queries however
+// the resolvers of its rows are scheduled.
+func prefetchRelated(ctx context.Context, sc *scope, rows []records.Record, want map[string]bool) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	want := nodeSelection(ctx)
 	var members []int64
 	refs := map[access.Module][]int64{}
 	for _, rec := range rows {
@@ -462,11 +512,18 @@ func prefetchRelated(ctx context.Context, sc *scope, rows []records.Record) erro
 	return nil
 }
 
-// nodeSelection names the fields selected on edges.node of the list being
-// resolved.
-func nodeSelection(ctx context.Context) map[string]bool {
-	out := map[string]bool{}
+// listSelection is what a list's selection reads of its edges.
+type listSelection struct {
+	node   map[string]bool // the fields selected on edges.node
+	cursor bool            // edges.cursor is selected
+}
+
+// edgesSelection reads the selection of the list being resolved. Fragments
+// count whatever their type condition, so it may over-state, never miss.
+func edgesSelection(ctx context.Context) listSelection {
+	out := listSelection{node: map[string]bool{}}
 	if !graphql.HasOperationContext(ctx) {
+		out.cursor = true // outside an operation nothing can be told: sign them all
 		return out
 	}
 	oc := graphql.GetOperationContext(ctx)
@@ -474,12 +531,14 @@ func nodeSelection(ctx context.Context) map[string]bool {
 		if edges.Name != "edges" {
 			continue
 		}
-		for _, node := range graphql.CollectFields(oc, edges.Selections, nil) {
-			if node.Name != "node" {
-				continue
-			}
-			for _, f := range graphql.CollectFields(oc, node.Selections, nil) {
-				out[f.Name] = true
+		for _, f := range graphql.CollectFields(oc, edges.Selections, nil) {
+			switch f.Name {
+			case "cursor":
+				out.cursor = true
+			case "node":
+				for _, nf := range graphql.CollectFields(oc, f.Selections, nil) {
+					out.node[nf.Name] = true
+				}
 			}
 		}
 	}
