@@ -68,7 +68,7 @@ func scopeForParent(ctx context.Context, obj any) (*scope, error) {
 	case *db.Org:
 		return scopeOf(ctx, p.Key)
 	case records.Record:
-		return scopeOf(ctx, p.Base().OrgID)
+		return scopeOfRecord(ctx, p)
 	}
 	return activeScope(ctx)
 }

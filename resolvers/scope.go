@@ -96,9 +96,18 @@ func (sc *scope) recordVisible(m access.Module, id int64) bool {
 	return sc.visibleSet(m).Contains(id)
 }
 
-// scopeOfRecord is the caller's scope in the record's org.
+// scopeOfRecord is the caller's scope in the record's org. Every field of
+// every row of a page asks, so the common case is made cheap: below a field
+// whose @recordVisible decided the record's module (a list, a lookup, a
+// relation), the scope it decided with is a few context frames up, and when
+// it is the record's org it is the very scope the session holds for that
+// org in this request; otherwise the session is asked, far up the context.
 func scopeOfRecord(ctx context.Context, rec records.Record) (*scope, error) {
-	return scopeOf(ctx, rec.Base().OrgID)
+	org := rec.Base().OrgID
+	if sc, ok := ctx.Value(visibilityKey{records.ModuleOf(rec)}).(*scope); ok && sc.org.Key == org {
+		return sc, nil
+	}
+	return scopeOf(ctx, org)
 }
 
 // customFields are the module's custom field definitions, read once per
