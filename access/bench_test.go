@@ -194,6 +194,17 @@ func BenchmarkNewSnapshot(b *testing.B) {
 // BenchmarkRebindMoveRole: the hierarchy layer after a role (depth 4, with
 // its leaf roles and their members) moves to another parent and back, as
 // the Q6 moveRole change does; per op one move or one move back.
+// BenchmarkWithGroupsAndRules: the snapshot after a group or rule change.
+func BenchmarkWithGroupsAndRules(b *testing.B) {
+	o := getBench(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := o.snap.WithGroupsAndRules(o.data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkRebindMoveRole(b *testing.B) {
 	o := getBench(b)
 	ix := o.ix.Clone()

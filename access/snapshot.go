@@ -80,18 +80,8 @@ type Snapshot struct {
 // based and criteria based. It copies what it keeps: org may be reused.
 func NewSnapshot(org OrgData) (*Snapshot, error) {
 	s := &Snapshot{orgID: org.OrgID, version: org.Version, mode: org.HierarchyMode}
-	if org.HierarchyMode != HierarchyRole && org.HierarchyMode != HierarchyReporting {
-		return nil, fmt.Errorf("access: org %d: invalid hierarchy mode %d", org.OrgID, org.HierarchyMode)
-	}
-	for m, l := range org.Defaults {
-		mi := moduleIndex(m)
-		if mi < 0 {
-			return nil, fmt.Errorf("access: org %d: default for unknown module %q", org.OrgID, string(m))
-		}
-		if _, err := DefaultAccessOf(l); err != nil {
-			return nil, fmt.Errorf("access: org %d: module %s: %w", org.OrgID, m, err)
-		}
-		s.defaults[mi] = l
+	if err := s.setDefaults(org); err != nil {
+		return nil, err
 	}
 	if err := s.buildRoles(org.Roles); err != nil {
 		return nil, err
@@ -110,6 +100,54 @@ func NewSnapshot(org OrgData) (*Snapshot, error) {
 	}
 	s.buildForest()
 	return s, nil
+}
+
+// WithGroupsAndRules returns the snapshot of org, an org whose roles,
+// profiles and members are exactly s's (only its groups, rules, module
+// defaults or hierarchy mode changed), reusing what s built from them:
+// that is most of NewSnapshot's work in an org of thousands of members,
+// and what a group or rule change pays on every instance. The caller
+// vouches for the equality; NewSnapshot(org) must give the same result.
+func (s *Snapshot) WithGroupsAndRules(org OrgData) (*Snapshot, error) {
+	n := &Snapshot{orgID: org.OrgID, version: org.Version, mode: org.HierarchyMode}
+	if err := n.setDefaults(org); err != nil {
+		return nil, err
+	}
+	n.roles, n.roleIdx, n.roleParent, n.roleTin, n.roleTout = s.roles, s.roleIdx, s.roleParent, s.roleTin, s.roleTout
+	n.roleMems, n.roleOrder, n.roleSubStart, n.roleSubEnd = s.roleMems, s.roleOrder, s.roleSubStart, s.roleSubEnd
+	n.members, n.memberIdx, n.memberRole, n.memberProf, n.mgr = s.members, s.memberIdx, s.memberRole, s.memberProf, s.mgr
+	n.repTin, n.repTout, n.repOrder = s.repTin, s.repTout, s.repOrder
+	n.profiles, n.profileIdx = s.profiles, s.profileIdx
+	if err := n.buildGroups(org.Groups); err != nil {
+		return nil, err
+	}
+	if err := n.buildRules(org.Rules); err != nil {
+		return nil, err
+	}
+	if n.mode == s.mode {
+		n.forest, n.hierKey = s.forest, s.hierKey
+	} else {
+		n.buildForest()
+	}
+	return n, nil
+}
+
+// setDefaults checks and keeps the hierarchy mode and module defaults.
+func (s *Snapshot) setDefaults(org OrgData) error {
+	if org.HierarchyMode != HierarchyRole && org.HierarchyMode != HierarchyReporting {
+		return fmt.Errorf("access: org %d: invalid hierarchy mode %d", org.OrgID, org.HierarchyMode)
+	}
+	for m, l := range org.Defaults {
+		mi := moduleIndex(m)
+		if mi < 0 {
+			return fmt.Errorf("access: org %d: default for unknown module %q", org.OrgID, string(m))
+		}
+		if _, err := DefaultAccessOf(l); err != nil {
+			return fmt.Errorf("access: org %d: module %s: %w", org.OrgID, m, err)
+		}
+		s.defaults[mi] = l
+	}
+	return nil
 }
 
 // forest is a hierarchy whose nodes own members: in ROLE mode a node is a

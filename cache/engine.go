@@ -207,12 +207,17 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 		if changes, data, err = e.reload(ctx, orgID, st.index.Version(), data); err != nil {
 			return err
 		}
-		if snap, err = access.NewSnapshot(data); err != nil {
-			return fmt.Errorf("org %d snapshot: %w", orgID, err)
-		}
 		touched = db.Touched{}
 		for _, c := range changes {
 			touched.Add(c)
+		}
+		if touched.Parts&(db.PartRoles|db.PartProfiles|db.PartMembers) == 0 && len(touched.Members) == 0 {
+			snap, err = snap.WithGroupsAndRules(data)
+		} else {
+			snap, err = access.NewSnapshot(data)
+		}
+		if err != nil {
+			return fmt.Errorf("org %d snapshot: %w", orgID, err)
 		}
 	}
 	// The index is updated in place: each change is atomic under its lock,
