@@ -524,7 +524,7 @@ func (f *engineFixture) rule(m access.Module, name string, c *access.Criteria, t
 			return err
 		}
 		if err := tx.GetContext(f.ctx, &id, `INSERT INTO sharing_rules (org_id, module, name, criteria, target_type, target_id, access)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, f.org, string(m), name, cj, target.Type.String(), target.ID, level.String()); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, f.org, string(m), name, string(cj), target.Type.String(), target.ID, level.String()); err != nil {
 			return err
 		}
 		err = db.LogSecurityChange(f.ctx, tx, f.org, db.ChangeRules, map[string]any{"module": m})

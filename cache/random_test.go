@@ -445,7 +445,7 @@ func (w *world) permissions() access.PermissionSet {
 	return s
 }
 
-func modulePermsJSON(perms map[access.Module]access.PermissionSet) []byte {
+func modulePermsJSON(perms map[access.Module]access.PermissionSet) string {
 	out := map[string][]string{}
 	for m, s := range perms {
 		out[string(m)] = s.Names()
@@ -454,7 +454,7 @@ func modulePermsJSON(perms map[access.Module]access.PermissionSet) []byte {
 		}
 	}
 	b, _ := json.Marshal(out)
-	return b
+	return string(b)
 }
 
 // ---- org generation ----
@@ -948,7 +948,7 @@ func ruleArgs(r access.SharingRule) (srcType, srcID, crit any) {
 		return r.Source.Type.String(), r.Source.ID, nil
 	}
 	cj, _ := json.Marshal(r.Criteria)
-	return nil, nil, cj
+	return nil, nil, string(cj)
 }
 
 func describeRule(r access.SharingRule) string {

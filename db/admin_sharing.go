@@ -211,16 +211,19 @@ func DeleteGroup(ctx context.Context, tx *sqlx.Tx, orgID, id int64) error {
 }
 
 // ruleColumns are a sharing rule's values in the form LoadOrgData reads:
-// criteria is json.Marshal(access.Criteria), Go field names.
-func ruleColumns(r access.SharingRule) (srcType sql.NullString, srcID sql.NullInt64, criteria []byte, err error) {
+// criteria is json.Marshal(access.Criteria), Go field names, as text (a
+// []byte would go over as binary jsonb: ConnString).
+func ruleColumns(r access.SharingRule) (srcType sql.NullString, srcID sql.NullInt64, criteria sql.NullString, err error) {
 	if r.Source != nil {
 		srcType = sql.NullString{String: r.Source.Type.String(), Valid: true}
 		srcID = sql.NullInt64{Int64: r.Source.ID, Valid: true}
 	}
 	if r.Criteria != nil {
-		if criteria, err = json.Marshal(r.Criteria); err != nil {
-			return srcType, srcID, nil, fmt.Errorf("rule criteria: %w", err)
+		b, err := json.Marshal(r.Criteria)
+		if err != nil {
+			return srcType, srcID, criteria, fmt.Errorf("rule criteria: %w", err)
 		}
+		criteria = sql.NullString{String: string(b), Valid: true}
 	}
 	return srcType, srcID, criteria, nil
 }

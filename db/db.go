@@ -17,7 +17,7 @@ var migrations embed.FS
 
 // Open connects to Postgres and checks the connection.
 func Open(ctx context.Context, url string) (*sqlx.DB, error) {
-	d, err := sqlx.Open("postgres", withConnectTimeout(url))
+	d, err := sqlx.Open("postgres", ConnString(url))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -37,9 +37,10 @@ func (m *ModulePerms) Scan(src any) error {
 // Value writes jsonb.
 func (m ModulePerms) Value() (driver.Value, error) {
 	if m == nil {
-		return []byte("{}"), nil
+		return "{}", nil
 	}
-	return json.Marshal(map[string][]string(m))
+	b, err := json.Marshal(map[string][]string(m))
+	return string(b), err // text: a []byte would go over as binary jsonb (ConnString)
 }
 
 // AllModulePermissions and AllSetupPermissions are the Administrator's.
@@ -138,5 +139,5 @@ func jsonOrNil(v any) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit payload: %w", err)
 	}
-	return b, nil
+	return string(b), nil // text, not binary jsonb (ConnString)
 }

@@ -20,23 +20,37 @@ import (
 // at once anyway.
 const connectTimeoutSeconds = "3"
 
-// withConnectTimeout adds connect_timeout to a connection string that sets
-// none; an explicit one is kept.
-func withConnectTimeout(dsn string) string {
-	if strings.Contains(dsn, "connect_timeout") {
-		return dsn
-	}
+// ConnString adds Warden's connection options to a connection string,
+// keeping any the string sets itself:
+//   - connect_timeout (connectTimeoutSeconds);
+//   - binary_parameters=yes: lib/pq then sends a parameterized statement
+//     in one round trip (Parse, Bind, Execute) instead of two (a Parse and
+//     Describe first). []byte parameters go over in binary, so a statement
+//     must not pass []byte where the server reads text or jsonb (binary
+//     jsonb starts with a version byte): pass JSON as a string.
+func ConnString(dsn string) string {
+	opts := [][2]string{{"connect_timeout", connectTimeoutSeconds}, {"binary_parameters", "yes"}}
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
 			return dsn
 		}
 		q := u.Query()
-		q.Set("connect_timeout", connectTimeoutSeconds)
+		for _, o := range opts {
+			if !q.Has(o[0]) {
+				q.Set(o[0], o[1])
+			}
+		}
 		u.RawQuery = q.Encode()
 		return u.String()
 	}
-	return strings.TrimSpace(dsn) + " connect_timeout=" + connectTimeoutSeconds
+	out := strings.TrimSpace(dsn)
+	for _, o := range opts {
+		if !strings.Contains(out, o[0]+"=") {
+			out += " " + o[0] + "=" + o[1]
+		}
+	}
+	return out
 }
 
 // IsUnavailable reports whether err says the database could not be reached

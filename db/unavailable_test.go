@@ -38,16 +38,16 @@ func TestIsUnavailable(t *testing.T) {
 	}
 }
 
-func TestWithConnectTimeout(t *testing.T) {
+func TestConnString(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"postgres://postgres@127.0.0.1:5432/warden?sslmode=disable", "postgres://postgres@127.0.0.1:5432/warden?connect_timeout=3&sslmode=disable"},
-		{"postgres://u@h/db?connect_timeout=10", "postgres://u@h/db?connect_timeout=10"},
-		{"host=/tmp dbname=warden", "host=/tmp dbname=warden connect_timeout=3"},
-		{"host=/tmp connect_timeout=1", "host=/tmp connect_timeout=1"},
+		{"postgres://postgres@127.0.0.1:5432/warden?sslmode=disable", "postgres://postgres@127.0.0.1:5432/warden?binary_parameters=yes&connect_timeout=3&sslmode=disable"},
+		{"postgres://u@h/db?connect_timeout=10&binary_parameters=no", "postgres://u@h/db?binary_parameters=no&connect_timeout=10"},
+		{"host=/tmp dbname=warden", "host=/tmp dbname=warden connect_timeout=3 binary_parameters=yes"},
+		{"host=/tmp connect_timeout=1", "host=/tmp connect_timeout=1 binary_parameters=yes"},
 	}
 	for _, tt := range tests {
-		if got := withConnectTimeout(tt.in); got != tt.want {
-			t.Errorf("withConnectTimeout(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := ConnString(tt.in); got != tt.want {
+			t.Errorf("ConnString(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

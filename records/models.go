@@ -57,9 +57,12 @@ func (m *JSONMap) Scan(src any) error {
 // Value writes jsonb.
 func (m JSONMap) Value() (driver.Value, error) {
 	if m == nil {
-		return []byte("{}"), nil
+		return "{}", nil
 	}
-	return json.Marshal(map[string]any(m))
+	// As text: the connection sends []byte parameters in binary, which
+	// jsonb does not take (db.ConnString).
+	b, err := json.Marshal(map[string]any(m))
+	return string(b), err
 }
 
 // Lead is a record of the LEADS module.

@@ -40,7 +40,7 @@ var Secret = []byte("test-secret-test-secret-test-secret!")
 func New(t testing.TB) *Env {
 	t.Helper()
 	dsn, conn := dbtest.NewDatabase(t)
-	counted, err := sqlx.Open(dbtest.CountingDriverName(), dsn)
+	counted, err := sqlx.Open(dbtest.CountingDriverName(), db.ConnString(dsn))
 	if err != nil {
 		t.Fatal(err)
 	}

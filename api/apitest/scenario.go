@@ -85,8 +85,9 @@ func LoadScenario(ctx context.Context, conn *sqlx.DB, s *scenariotest.Scenario) 
 		if p.Modules == nil {
 			perms = []byte("{}")
 		}
+		// As text: []byte parameters go over in binary (db.ConnString).
 		var id int64
-		q(&id, `INSERT INTO profiles (org_id, name, is_admin, module_permissions) VALUES ($1, $2, $3, $4) RETURNING id`, out.OrgID, p.ID, p.Administrator, perms)
+		q(&id, `INSERT INTO profiles (org_id, name, is_admin, module_permissions) VALUES ($1, $2, $3, $4) RETURNING id`, out.OrgID, p.ID, p.Administrator, string(perms))
 		profiles[p.ID] = id
 	}
 	for _, m := range f.Members {
@@ -141,7 +142,7 @@ func LoadScenario(ctx context.Context, conn *sqlx.DB, s *scenariotest.Scenario) 
 			}
 			cj, _ := json.Marshal(c)
 			q(nil, `INSERT INTO sharing_rules (org_id, module, name, criteria, target_type, target_id, access, superiors_allowed)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, out.OrgID, r.Module, name, cj, r.Target.Type, principal(r.Target), r.Access, r.SuperiorsAllowed)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, out.OrgID, r.Module, name, string(cj), r.Target.Type, principal(r.Target), r.Access, r.SuperiorsAllowed)
 		} else {
 			q(nil, `INSERT INTO sharing_rules (org_id, module, name, source_type, source_id, target_type, target_id, access, superiors_allowed)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, out.OrgID, r.Module, name, r.Source.Type, principal(*r.Source),
