@@ -37,16 +37,12 @@ type visibleCache struct {
 // same snapshot, index and index version, so it is exactly what computing
 // it again would give. The set is shared: callers must not modify it.
 func (e *Engine) VisibleSet(orgID int64, snap *access.Snapshot, ix *access.Index, member int64, m access.Module) access.VisibleSet {
-	c := &e.state(orgID).visible
 	version := ix.Version()
-	key := visibleKey{member, m}
-	c.mu.Lock()
-	ent, ok := c.entries[key]
-	c.mu.Unlock()
-	if ok && ent.snap == snap && ent.index == ix && ent.version == version {
-		e.Stats.VisibleHits.Add(1)
-		return ent.set
+	if set, ok := e.knownVisibleSet(orgID, snap, ix, version, member, m); ok {
+		return set
 	}
+	c := &e.state(orgID).visible
+	key := visibleKey{member, m}
 	set := snap.VisibleSet(ix, member, m)
 	if ix.Version() != version {
 		return set // the index moved on meanwhile: the set is right, its version is not known
@@ -58,4 +54,22 @@ func (e *Engine) VisibleSet(orgID int64, snap *access.Snapshot, ix *access.Index
 	c.entries[key] = visibleEntry{snap: snap, index: ix, version: version, set: set}
 	c.mu.Unlock()
 	return set
+}
+
+// KnownVisibleSet is VisibleSet when it is kept already, without working
+// it out otherwise.
+func (e *Engine) KnownVisibleSet(orgID int64, snap *access.Snapshot, ix *access.Index, member int64, m access.Module) (access.VisibleSet, bool) {
+	return e.knownVisibleSet(orgID, snap, ix, ix.Version(), member, m)
+}
+
+func (e *Engine) knownVisibleSet(orgID int64, snap *access.Snapshot, ix *access.Index, version, member int64, m access.Module) (access.VisibleSet, bool) {
+	c := &e.state(orgID).visible
+	c.mu.Lock()
+	ent, ok := c.entries[visibleKey{member, m}]
+	c.mu.Unlock()
+	if ok && ent.snap == snap && ent.index == ix && ent.version == version {
+		e.Stats.VisibleHits.Add(1)
+		return ent.set, true
+	}
+	return access.VisibleSet{}, false
 }

@@ -91,9 +91,39 @@ func (sc *scope) checkReadableOperands(m access.Module, ops []records.Operand) e
 	return nil
 }
 
-// recordVisible reports whether the viewer may read the record.
+// recordVisible reports whether the viewer may read the record. A visible
+// set already worked out for this state (this request's, or one the engine
+// keeps) answers; else the record's own facts do (Snapshot.Access, which
+// VisibleSet agrees with exactly): a lookup right after a change must not
+// pay for the viewer's whole visible set, a manager's hundreds of thousands
+// of records.
 func (sc *scope) recordVisible(m access.Module, id int64) bool {
-	return sc.visibleSet(m).Contains(id)
+	if v, ok := sc.knownVisibleSet(m); ok {
+		return v.Contains(id)
+	}
+	facts, ok := sc.index.Facts(m, id)
+	if !ok {
+		return false // unknown to the index: fail closed
+	}
+	_, perms := sc.snap.Access(sc.member.Key, facts)
+	return perms.Read
+}
+
+// knownVisibleSet is the viewer's visible set of m when it costs nothing.
+func (sc *scope) knownVisibleSet(m access.Module) (access.VisibleSet, bool) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if v, ok := sc.visible[m]; ok {
+		return v, true
+	}
+	if sc.engine == nil {
+		return access.VisibleSet{}, false
+	}
+	v, ok := sc.engine.KnownVisibleSet(sc.org.Key, sc.snap, sc.index, sc.member.Key, m)
+	if ok {
+		sc.visible[m] = v
+	}
+	return v, ok
 }
 
 // scopeOfRecord is the caller's scope in the record's org. Every field of
