@@ -155,6 +155,33 @@ func MemberOfUser(ctx context.Context, q sqlx.QueryerContext, orgID, userID int6
 	return &m, notFound(err, "member of user")
 }
 
+// MembershipOf is the user's membership in the org with the org itself and
+// its current security version, read in one statement: every request of a
+// member starts here, and the version is what its access state is caught
+// up to (read after the request began, so never older than a change that
+// had returned). ErrNotFound when the user is not a member.
+func MembershipOf(ctx context.Context, q sqlx.QueryerContext, orgID, userID int64) (*Member, *Org, error) {
+	var row struct {
+		Member
+		OrgName         string    `db:"org_name"`
+		HierarchyMode   string    `db:"hierarchy_mode"`
+		SecurityVersion int64     `db:"security_version"`
+		OrgTimeZone     string    `db:"org_time_zone"`
+		OrgCreatedAt    time.Time `db:"org_created_at"`
+	}
+	err := sqlx.GetContext(ctx, q, &row, `SELECT `+memberColumns+`, o.name AS org_name, o.hierarchy_mode,
+		s.version AS security_version, o.time_zone AS org_time_zone, o.created_at AS org_created_at
+		FROM members m JOIN users u ON u.id = m.user_id JOIN orgs o ON o.id = m.org_id JOIN org_security s ON s.org_id = o.id
+		WHERE m.org_id = $1 AND m.user_id = $2`, orgID, userID)
+	if err != nil {
+		return nil, nil, notFound(err, "membership")
+	}
+	org := &Org{Key: orgID, Name: row.OrgName, HierarchyMode: row.HierarchyMode, SecurityVersion: row.SecurityVersion,
+		TimeZone: row.OrgTimeZone, CreatedAt: row.OrgCreatedAt}
+	m := row.Member
+	return &m, org, nil
+}
+
 // MembersByIDs loads members of the org by id (for dataloaders).
 func MembersByIDs(ctx context.Context, q sqlx.QueryerContext, orgID int64, keys []int64) (map[int64]*Member, error) {
 	var rows []*Member

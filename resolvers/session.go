@@ -159,7 +159,7 @@ func (s *session) scope(ctx context.Context, orgID int64) (*scope, error) {
 		}
 		return sc, nil
 	}
-	m, err := db.MemberOfUser(ctx, s.r.DB, orgID, s.userID)
+	m, org, err := db.MembershipOf(ctx, s.r.DB, orgID, s.userID)
 	if errors.Is(err, db.ErrNotFound) || (err == nil && !m.Active()) {
 		s.scopes[orgID] = nil
 		return nil, errNotMember
@@ -167,11 +167,7 @@ func (s *session) scope(ctx context.Context, orgID int64) (*scope, error) {
 	if err != nil {
 		return nil, err
 	}
-	org, err := db.OrgByID(ctx, s.r.DB, orgID)
-	if err != nil {
-		return nil, err
-	}
-	snap, ix, err := s.r.Engine.State(ctx, orgID)
+	snap, ix, err := s.r.Engine.StateAt(ctx, orgID, org.SecurityVersion)
 	if err != nil {
 		return nil, err
 	}
