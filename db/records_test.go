@@ -1375,7 +1375,7 @@ func TestListRecordsQueries(t *testing.T) {
 					t.Errorf("%d statements, want 6 chunks and a fetch", len(stmts))
 					return
 				}
-				if !strings.HasPrefix(stmts[0].sql, "SELECT id, amount FROM deals") {
+				if !strings.HasPrefix(stmts[0].sql, "SELECT id, (amount)::text AS sort_key_0 FROM deals") {
 					t.Errorf("the scan reads more than ids and sort keys: %s", stmts[0].sql)
 				}
 				for i, s := range stmts[1:6] {
