@@ -93,13 +93,18 @@ func (sc *scope) checkReadableOperands(m access.Module, ops []records.Operand) e
 
 // recordVisible reports whether the viewer may read the record. A visible
 // set already worked out for this state (this request's, or one the engine
-// keeps) answers; else the record's own facts do (Snapshot.Access, which
-// VisibleSet agrees with exactly): a lookup right after a change must not
-// pay for the viewer's whole visible set, a manager's hundreds of thousands
-// of records.
+// keeps) answers. Else the first few checks of a module in a request ask
+// the record's own facts (Snapshot.Access, which VisibleSet agrees with
+// exactly): a lookup right after a change must not pay for the viewer's
+// whole visible set, a manager's hundreds of thousands of records. A
+// request that checks more (a page's related accounts) works the set out
+// once, and the engine keeps it for the requests after.
 func (sc *scope) recordVisible(m access.Module, id int64) bool {
 	if v, ok := sc.knownVisibleSet(m); ok {
 		return v.Contains(id)
+	}
+	if !sc.lookUpOneByOne(m) {
+		return sc.visibleSet(m).Contains(id)
 	}
 	facts, ok := sc.index.Facts(m, id)
 	if !ok {
@@ -107,6 +112,20 @@ func (sc *scope) recordVisible(m access.Module, id int64) bool {
 	}
 	_, perms := sc.snap.Access(sc.member.Key, facts)
 	return perms.Read
+}
+
+// oneByOneLookups is how many records of a module a request checks from
+// their facts before it works the module's visible set out instead.
+const oneByOneLookups = 4
+
+func (sc *scope) lookUpOneByOne(m access.Module) bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.lookups == nil {
+		sc.lookups = map[access.Module]int{}
+	}
+	sc.lookups[m]++
+	return sc.lookups[m] <= oneByOneLookups
 }
 
 // knownVisibleSet is the viewer's visible set of m when it costs nothing.

@@ -50,6 +50,7 @@ type scope struct {
 
 	mu       sync.Mutex
 	visible  map[access.Module]access.VisibleSet
+	lookups  map[access.Module]int // records checked one by one (recordVisible)
 	custom   map[access.Module][]*records.CustomField
 	roles    []*db.Role
 	profiles []*db.Profile
