@@ -199,19 +199,12 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 	e.Stats.CatchUps.Add(1)
 	snap := st.snap
 	data := st.data
-	var touched db.Touched
-	for _, c := range changes {
-		touched.Add(c)
-	}
+	touched := db.TouchedBy(changes)
 	if touched.Any() {
-		if changes, data, err = e.reload(ctx, orgID, st.index.Version(), data); err != nil {
+		if changes, touched, data, err = e.reload(ctx, orgID, st.index.Version(), data); err != nil {
 			return err
 		}
-		touched = db.Touched{}
-		for _, c := range changes {
-			touched.Add(c)
-		}
-		if touched.Parts&(db.PartRoles|db.PartProfiles|db.PartMembers) == 0 && len(touched.Members) == 0 {
+		if touched.KeepsPeople() {
 			snap, err = snap.WithGroupsAndRules(data)
 		} else {
 			snap, err = access.NewSnapshot(data)
@@ -254,27 +247,25 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 // touched, in one snapshot transaction: the parts reloaded and the log then
 // end at the same commit, and the parts not reloaded are exactly as in data
 // because no change in the log touched them. A change committed after the
-// first read of the log is thus replayed here too, never half.
-func (e *Engine) reload(ctx context.Context, orgID, version int64, data access.OrgData) ([]db.Change, access.OrgData, error) {
+// first read of the log is thus replayed here too, never half. It returns
+// the log it read, what that touched and the org data.
+func (e *Engine) reload(ctx context.Context, orgID, version int64, data access.OrgData) ([]db.Change, db.Touched, access.OrgData, error) {
 	tx, err := db.BeginSnapshot(ctx, e.DB)
 	if err != nil {
-		return nil, data, err
+		return nil, db.Touched{}, data, err
 	}
 	defer func() { _ = tx.Rollback() }()
 	changes, err := db.ChangesSince(ctx, tx, orgID, version)
 	if err != nil {
-		return nil, data, err
+		return nil, db.Touched{}, data, err
 	}
-	var touched db.Touched
-	for _, c := range changes {
-		touched.Add(c)
-	}
+	touched := db.TouchedBy(changes)
 	e.Stats.OrgReloads.Add(1)
 	if touched.Parts == db.PartAll {
 		e.Stats.FullReloads.Add(1)
 	}
 	out, err := db.ReloadOrgData(ctx, tx, data, &touched)
-	return changes, out, err
+	return changes, touched, out, err
 }
 
 func applyChange(snap *access.Snapshot, ix *access.Index, c db.Change, kinds map[access.Module]map[string]records.Kind) error {

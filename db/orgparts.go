@@ -110,8 +110,23 @@ func (t *Touched) Add(c Change) {
 	}
 }
 
+// TouchedBy is what the changes touched, all of them added.
+func TouchedBy(changes []Change) Touched {
+	var t Touched
+	for _, c := range changes {
+		t.Add(c)
+	}
+	return t
+}
+
 // Any says whether anything of the org's access data was touched.
 func (t *Touched) Any() bool { return t.Parts != 0 || len(t.Members) > 0 }
+
+// KeepsPeople says whether roles, profiles and members are untouched: a
+// snapshot then reuses what it built from them (Snapshot.WithGroupsAndRules).
+func (t *Touched) KeepsPeople() bool {
+	return t.Parts&(PartRoles|PartProfiles|PartMembers) == 0 && len(t.Members) == 0
+}
 
 // ReloadOrgData returns data with what t touched read again in tx, a
 // snapshot transaction whose change log ends with the changes t saw; the

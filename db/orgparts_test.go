@@ -46,11 +46,10 @@ func TestTouched(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got Touched
-			for i, c := range tt.changes {
-				c.Version = int64(10 + i)
-				got.Add(c)
+			for i := range tt.changes {
+				tt.changes[i].Version = int64(10 + i)
 			}
+			got := TouchedBy(tt.changes)
 			if want := int64(9 + len(tt.changes)); got.Version != want {
 				t.Errorf("version = %d, want %d (the last change's)", got.Version, want)
 			}
@@ -72,6 +71,35 @@ func TestTouched(t *testing.T) {
 				t.Errorf("Any() = %v", got.Any())
 			}
 		})
+	}
+}
+
+// KeepsPeople decides whether a catch-up may reuse the snapshot's roles,
+// profiles and members: only when no change touched any of them.
+func TestTouchedKeepsPeople(t *testing.T) {
+	org := func(action, targetType string, id int64) Change {
+		b, _ := json.Marshal(OrgChange{Action: action, TargetType: targetType, TargetID: id})
+		return Change{Kind: ChangeOrg, Payload: b}
+	}
+	group := Change{Kind: ChangeOrg, Payload: json.RawMessage(`{"group": 3}`)}
+	rules := Change{Kind: ChangeRules, Payload: json.RawMessage(`{"module": "DEALS"}`)}
+	tests := []struct {
+		name    string
+		changes []Change
+		keeps   bool
+	}{
+		{"a group", []Change{group}, true},
+		{"rules and settings", []Change{rules, org("org.setHierarchyMode", "org", 1)}, true},
+		{"a group and a member", []Change{group, org("member.update", "member", 9)}, false},
+		{"a role move", []Change{org("role.move", "role", 7)}, false},
+		{"a profile", []Change{org("profile.update", "profile", 2)}, false},
+		{"an unknown action", []Change{org("something.new", "thing", 1)}, false},
+	}
+	for _, tt := range tests {
+		touched := TouchedBy(tt.changes)
+		if got := touched.KeepsPeople(); got != tt.keeps {
+			t.Errorf("%s: KeepsPeople() = %v, want %v", tt.name, got, tt.keeps)
+		}
 	}
 }
 
