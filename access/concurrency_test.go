@@ -2,14 +2,19 @@ package access
 
 import (
 	"math/rand"
+	"slices"
 	"sync"
 	"testing"
 )
 
 // TestIndexConcurrentReadersAndWriter runs visible sets, facts and
-// serialization against an index that a writer keeps changing; under -race
-// it proves the locking, and every reader's result stays self-consistent.
+// serialization against an index that a writer keeps changing and a binder
+// keeps rebinding between two hierarchies; under -race it proves the
+// locking, every reader's result stays self-consistent, and the layer is
+// exact at the end, whatever writes happened while a rebind was worked out.
 func TestIndexConcurrentReadersAndWriter(t *testing.T) {
+	defer func(a int) { aggMinMembers = a }(aggMinMembers)
+	aggMinMembers = 1
 	r := rand.New(rand.NewSource(7))
 	w := newWorld(r)
 	w.org.Defaults = map[Module]Level{}
@@ -18,9 +23,37 @@ func TestIndexConcurrentReadersAndWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	moved := w.org
+	moved.Members = slices.Clone(w.org.Members)
+	for i := range moved.Members {
+		if i%3 == 0 && len(moved.Roles) > 0 && moved.HierarchyMode == HierarchyRole {
+			moved.Members[i].RoleID = moved.Roles[r.Intn(len(moved.Roles))].ID
+		}
+	}
+	other, err := NewSnapshot(moved)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ix := w.buildIndex(t, snap)
+	ix.BindHierarchy(snap)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if i%2 == 0 {
+				ix.BindHierarchy(other)
+			} else {
+				ix.BindHierarchy(snap)
+			}
+		}
+	}()
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
 		go func(g int) {
@@ -99,7 +132,8 @@ func TestIndexConcurrentReadersAndWriter(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if !w.check(t, snap, ix, "after concurrent run") {
+	ix.BindHierarchy(snap)
+	if !checkLayer(t, ix, "after concurrent run") || !w.check(t, snap, ix, "after concurrent run") {
 		t.Fail()
 	}
 }

@@ -38,25 +38,59 @@ type hierLayer struct {
 // missing or stale binding costs speed, never correctness.
 // BindHierarchy(nil) drops the layer. The layer is not serialized: bind
 // again after UnmarshalBinary.
+//
+// The new layer is worked out under the read lock, copying every bitmap it
+// changes, so readers (visible sets, facts) are not held up while it is;
+// the write lock is taken only to install it. Should a write have reached
+// the owners' bitmaps meanwhile, the layer is worked out again under the
+// write lock. BindHierarchy is safe to call concurrently with anything.
 func (ix *Index) BindHierarchy(snap *Snapshot) {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
 	if snap == nil {
+		ix.mu.Lock()
 		ix.hier = nil
+		ix.mu.Unlock()
 		return
 	}
-	old := ix.hier
-	if old != nil && slices.Equal(old.snap.hierKey, snap.hierKey) {
+	ix.mu.RLock()
+	old, writes := ix.hier, ix.ownedWrites
+	if old != nil && old.snap == snap {
+		ix.mu.RUnlock()
+		return
+	}
+	var h *hierLayer
+	if old == nil || !slices.Equal(old.snap.hierKey, snap.hierKey) {
+		h = ix.layerFor(snap, old)
+	}
+	ix.mu.RUnlock()
+
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.hier != old || ix.ownedWrites != writes {
+		old = ix.hier
+		h = nil
+		if old == nil || !slices.Equal(old.snap.hierKey, snap.hierKey) {
+			h = ix.layerFor(snap, old)
+		}
+	}
+	if h == nil {
+		// Same hierarchy: the aggregates stand as they are.
 		old.snap = snap
 		return
 	}
+	ix.hier = h
+}
+
+// layerFor works out the layer of snap's hierarchy, from old when it is of
+// the same mode. It only reads the index and old (shared bitmaps are copied
+// before they change), so the read lock is enough.
+func (ix *Index) layerFor(snap *Snapshot, old *hierLayer) *hierLayer {
 	h := newHierLayer(snap)
 	if old != nil && old.snap.mode == snap.mode {
 		ix.rebind(h, old)
 	} else {
 		ix.fill(h, h.aggregated())
 	}
-	ix.hier = h
+	return h
 }
 
 // aggregated lists the nodes that have an aggregate slot.
@@ -125,8 +159,10 @@ func (ix *Index) ownedBy(mi int, member int64) *roaring.Bitmap {
 // of its chains of ancestors (old and new) and not on the other. Moving a
 // subtree of k members thus costs bitmap operations for those k members
 // only, not a pass over every record (what the Q6 benchmark's moveRole and
-// updateMember waited for, about a second on the M org). The old layer's
-// bitmaps are moved, not copied: it is discarded.
+// updateMember waited for, about a second on the M org). An aggregate the
+// moves leave alone is shared with old (which is discarded once h is
+// installed); one they change is copied first, so old stays exact for the
+// readers still using it.
 func (ix *Index) rebind(h, old *hierLayer) {
 	snap, prev := h.snap, old.snap
 	oldSlot := make(map[int64]int32)
@@ -229,6 +265,7 @@ func (ix *Index) rebind(h, old *hierLayer) {
 	// one chain only), and members own disjoint records: the order of the
 	// steps does not matter.
 	var bms []*roaring.Bitmap
+	var copied [numModules]map[int32]bool // slots whose bitmap is h's own already
 	for _, g := range order {
 		for mi := range ix.mods {
 			bms = bms[:0]
@@ -241,18 +278,30 @@ func (ix *Index) rebind(h, old *hierLayer) {
 				continue
 			}
 			moved := union(bms)
+			if copied[mi] == nil {
+				copied[mi] = map[int32]bool{}
+			}
 			for _, slot := range g.leave {
-				if b := h.aggs[mi][slot]; b != nil {
+				switch b := h.aggs[mi][slot]; {
+				case b == nil:
+				case copied[mi][slot]:
 					b.AndNot(moved)
+				default:
+					h.aggs[mi][slot] = roaring.AndNot(b, moved)
+					copied[mi][slot] = true
 				}
 			}
 			for _, slot := range g.enter {
-				b := h.aggs[mi][slot]
-				if b == nil {
-					b = roaring.New()
-					h.aggs[mi][slot] = b
+				switch b := h.aggs[mi][slot]; {
+				case b == nil:
+					h.aggs[mi][slot] = moved.Clone()
+					copied[mi][slot] = true
+				case copied[mi][slot]:
+					b.Or(moved)
+				default:
+					h.aggs[mi][slot] = roaring.Or(b, moved)
+					copied[mi][slot] = true
 				}
-				b.Or(moved)
 			}
 		}
 	}

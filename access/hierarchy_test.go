@@ -74,6 +74,65 @@ func TestRebindKeepsUnaffectedAggregates(t *testing.T) {
 	}
 }
 
+// TestRebindLeavesTheOldLayerExact: the new layer is worked out while
+// readers may still be using the old one (BindHierarchy holds only the read
+// lock meanwhile), so rebinding must not change any bitmap of the old layer:
+// every one of them still holds exactly what it held.
+func TestRebindLeavesTheOldLayerExact(t *testing.T) {
+	defer func(a int) { aggMinMembers = a }(aggMinMembers)
+	aggMinMembers = 1
+	r := rand.New(rand.NewSource(11))
+	moves := 0
+	for trial := 0; trial < 40; trial++ {
+		w := newWorld(r)
+		if w.org.HierarchyMode != HierarchyRole || len(w.org.Roles) < 3 || len(w.org.Members) < 2 {
+			continue
+		}
+		snap, err := NewSnapshot(w.org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix := w.buildIndex(t, snap)
+		ix.BindHierarchy(snap)
+		old := ix.hier
+		var kept [numModules][]*roaring.Bitmap
+		for mi := range old.aggs {
+			for _, b := range old.aggs[mi] {
+				if b != nil {
+					b = b.Clone()
+				}
+				kept[mi] = append(kept[mi], b)
+			}
+		}
+		for i := 0; i < 3; i++ {
+			m := r.Intn(len(w.org.Members))
+			w.org.Members[m].RoleID = w.org.Roles[r.Intn(len(w.org.Roles))].ID
+		}
+		next, err := NewSnapshot(w.org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix.BindHierarchy(next)
+		if ix.hier == old {
+			continue // the moves left the hierarchy as it was
+		}
+		moves++
+		for mi := range old.aggs {
+			for slot, b := range old.aggs[mi] {
+				if (b == nil) != (kept[mi][slot] == nil) || (b != nil && !b.Equals(kept[mi][slot])) {
+					t.Fatalf("trial %d: rebinding changed the old layer's %s aggregate %d", trial, Modules[mi], slot)
+				}
+			}
+		}
+		if !checkLayer(t, ix, "after the moves") {
+			return
+		}
+	}
+	if moves == 0 {
+		t.Fatal("no trial changed the hierarchy: the test checked nothing")
+	}
+}
+
 func subtreeMembers(s *Snapshot, node int32) map[int64]bool {
 	f := &s.forest
 	out := map[int64]bool{}

@@ -52,6 +52,9 @@ type Index struct {
 	ruleMod   map[int64]int8 // criteria rule id -> module index
 	mods      [numModules]modIndex
 	hier      *hierLayer // optional, see BindHierarchy
+	// ownedWrites counts changes of the owners' bitmaps, so BindHierarchy
+	// knows whether the layer it worked out under the read lock still holds.
+	ownedWrites uint64
 }
 
 type recEntry struct {
@@ -239,6 +242,7 @@ func (ix *Index) codeFor(owner int64) uint32 {
 
 // addOwned and removeOwned keep the owner bitmaps and the hierarchy layer.
 func (ix *Index) addOwned(mi int, code, id uint32) {
+	ix.ownedWrites++
 	ix.mods[mi].addOwned(code, id)
 	if ix.hier != nil {
 		ix.hier.owned(ix, mi, code, id, true)
@@ -246,6 +250,7 @@ func (ix *Index) addOwned(mi int, code, id uint32) {
 }
 
 func (ix *Index) removeOwned(mi int, code, id uint32) {
+	ix.ownedWrites++
 	ix.mods[mi].removeOwned(code, id)
 	if ix.hier != nil {
 		ix.hier.owned(ix, mi, code, id, false)

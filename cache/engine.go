@@ -42,7 +42,22 @@ type orgState struct {
 	stored int64          // the version last written to Redis
 	ready  atomic.Bool    // published at least once: worth catching up in the background
 
+	// current is what requests get: read without a lock, so a request whose
+	// version is already served never waits for a catch-up in progress.
+	current atomic.Pointer[published]
+	binding sync.Mutex // one hierarchy rebind at a time (see bindHierarchy)
+
 	visible visibleCache // visible sets of this state, by member and module
+}
+
+// published is an org's state as handed out: a snapshot and the index, at
+// the change-log version they were published at. The index may have moved
+// past it in place (record changes of a catch-up in progress), never
+// behind.
+type published struct {
+	snap    *access.Snapshot
+	index   *access.Index
+	version int64
 }
 
 // NewEngine returns an engine reading from the database.
@@ -74,6 +89,9 @@ func (e *Engine) State(ctx context.Context, orgID int64) (*access.Snapshot, *acc
 // StateAt returns the org's state at version or newer.
 func (e *Engine) StateAt(ctx context.Context, orgID, version int64) (*access.Snapshot, *access.Index, error) {
 	st := e.state(orgID)
+	if p := st.current.Load(); p != nil && p.version >= version {
+		return p.snap, p.index, nil
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.snap != nil && st.index.Version() >= version {
@@ -100,6 +118,7 @@ func (e *Engine) StateAt(ctx context.Context, orgID, version int64) (*access.Sna
 func (e *Engine) build(ctx context.Context, st *orgState, orgID int64) error {
 	if snap, ix, data, ok := e.loadShared(ctx, orgID); ok {
 		// The copy is consistent at its version; replay what it missed.
+		ix.BindHierarchy(snap)
 		st.publish(snap, ix, data)
 		st.stored = ix.Version()
 		return e.catchUp(ctx, st, orgID)
@@ -137,6 +156,7 @@ func (e *Engine) build(ctx context.Context, st *orgState, orgID int64) error {
 		}
 	}
 	ix.SetVersion(data.Version)
+	ix.BindHierarchy(snap)
 	st.publish(snap, ix, data)
 	// Changes committed while we loaded are replayed now, so the state is
 	// exactly at (or past) the version read.
@@ -235,7 +255,14 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 		}
 	}
 	ix.SetVersion(changes[len(changes)-1].Version)
+	rebound := snap != st.snap
 	st.publish(snap, ix, data)
+	if rebound {
+		// Requests get the new snapshot now; its hierarchy layer follows
+		// (until then visible sets are united from the owners' bitmaps:
+		// slower for a manager, as exact).
+		go st.bindHierarchy()
+	}
 	if ix.Version()-st.stored >= storeEvery {
 		st.stored = ix.Version()
 		e.storeShared(orgID, data, ix)
@@ -311,18 +338,31 @@ func applyChange(snap *access.Snapshot, ix *access.Index, c db.Change, kinds map
 // reset forgets the org's state.
 func (st *orgState) reset() {
 	st.snap, st.index, st.data, st.stored = nil, nil, access.OrgData{}, 0
+	st.current.Store(nil)
 	st.ready.Store(false)
 }
 
-// publish makes a snapshot and index the org's current state. The index's
-// hierarchy layer (what makes a manager's visible set fast) is bound to the
-// snapshot in use; re-binding to an unchanged hierarchy costs microseconds.
+// publish makes a snapshot and index the org's current state, at the
+// index's version. Called with st.mu held.
 func (st *orgState) publish(snap *access.Snapshot, ix *access.Index, data access.OrgData) {
-	if snap != st.snap || ix != st.index {
-		ix.BindHierarchy(snap)
-	}
 	st.snap, st.index, st.data = snap, ix, data
+	st.current.Store(&published{snap: snap, index: ix, version: ix.Version()})
 	st.ready.Store(true)
+}
+
+// bindHierarchy binds the published index's hierarchy layer (what makes a
+// manager's visible set fast) to the published snapshot. It runs after the
+// snapshot is published, not before: a change of roles or reporting lines
+// is served as soon as the snapshot is rebuilt, and the layer's rebind
+// (milliseconds for a large org) holds up neither that request nor
+// readers, since BindHierarchy works it out under the index's read lock.
+// Rebinding to an unchanged hierarchy costs microseconds.
+func (st *orgState) bindHierarchy() {
+	st.binding.Lock()
+	defer st.binding.Unlock()
+	if p := st.current.Load(); p != nil {
+		p.index.BindHierarchy(p.snap)
+	}
 }
 
 // recordModule is the module a record change is about.

@@ -697,3 +697,97 @@ func (f *engineFixture) shareAndDelete() error {
 			return err
 		}))
 }
+
+// TestServedVersionDoesNotWaitForACatchUp: while one request's catch-up is
+// stuck (here: its read of the change log waits on a lock a test
+// transaction holds), a request whose version is already served gets it at
+// once instead of queueing behind the catch-up; the stuck one then gets the
+// change, with the member moved.
+func TestServedVersionDoesNotWaitForACatchUp(t *testing.T) {
+	f := newEngineFixture(t)
+	eng := cache.NewEngine(f.conn)
+	before, err := db.CurrentVersion(f.ctx, f.conn, f.org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap0, _, err := eng.StateAt(f.ctx, f.org, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tx(func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(f.ctx, `UPDATE members SET role_id = $1 WHERE id = $2`, f.rOther, f.rep); err != nil {
+			return err
+		}
+		return db.LogSecurityChange(f.ctx, tx, f.org, db.ChangeOrg, db.OrgChange{Action: "member.update", TargetType: "member", TargetID: f.rep})
+	})
+	after, err := db.CurrentVersion(f.ctx, f.conn, f.org)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	lock, err := f.conn.BeginTxx(f.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Rollback() }()
+	if _, err := lock.ExecContext(f.ctx, `LOCK TABLE security_changes IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		snap *access.Snapshot
+		err  error
+	}
+	stuck := make(chan result, 1)
+	go func() {
+		snap, _, err := eng.StateAt(f.ctx, f.org, after)
+		stuck <- result{snap, err}
+	}()
+	waitFor(t, "the catch-up to wait on the lock", func() bool {
+		var n int
+		err := f.conn.GetContext(f.ctx, &n, `SELECT count(*) FROM pg_locks WHERE relation = 'security_changes'::regclass AND NOT granted`)
+		return err == nil && n > 0
+	})
+
+	served := make(chan result, 1)
+	go func() {
+		snap, _, err := eng.StateAt(f.ctx, f.org, before)
+		served <- result{snap, err}
+	}()
+	select {
+	case r := <-served:
+		if r.err != nil || r.snap != snap0 {
+			t.Fatalf("the served version: got %p, %v; want the snapshot already served", r.snap, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a request for a version already served waited for another request's catch-up")
+	}
+	select {
+	case r := <-stuck:
+		t.Fatalf("the catch-up finished while the change log was locked: %v", r.err)
+	default:
+	}
+
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-stuck
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if !snap0.IsSuperior(f.mgr, f.rep) || r.snap.IsSuperior(f.mgr, f.rep) {
+		t.Fatalf("the manager is above the moved rep: before %v, after catching up %v; want true, then false",
+			snap0.IsSuperior(f.mgr, f.rep), r.snap.IsSuperior(f.mgr, f.rep))
+	}
+	f.agree(map[string]*cache.Engine{"caught up": eng})
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
