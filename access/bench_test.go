@@ -3,7 +3,9 @@ package access
 import (
 	"fmt"
 	"math/rand"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -69,7 +71,7 @@ func buildBenchOrg() *benchOrg {
 			nextMember++
 		}
 	}
-	for len(org.Members) < 2000 {
+	for len(org.Members) < 2000*benchScale() {
 		org.Members = append(org.Members, Member{ID: nextMember, RoleID: leaves[r.Intn(len(leaves))], ProfileID: 2, Active: true})
 		nextMember++
 	}
@@ -125,7 +127,7 @@ func buildBenchOrg() *benchOrg {
 	zipf := rand.NewZipf(r, 1.1, 20, uint64(len(b.members)-1))
 	perm := r.Perm(len(b.members))
 	id := int64(1000)
-	for i := 0; i < 200000; i++ {
+	for i := 0; i < 200000*benchScale(); i++ {
 		id += int64(1 + r.Intn(9)) // other orgs' records interleave on the sequence
 		f := map[string]any{"stage": stages[r.Intn(5)], "amount": float64(r.Intn(100) * 1000)}
 		owner := b.members[perm[zipf.Uint64()]]
@@ -135,7 +137,7 @@ func buildBenchOrg() *benchOrg {
 		b.ids = append(b.ids, id)
 		b.fields = append(b.fields, f)
 	}
-	for i := 0; i < 20000; i++ {
+	for i := 0; i < 20000*benchScale(); i++ {
 		sh := Share{Module: Deals, RecordID: b.ids[r.Intn(len(b.ids))], Level: shareLevels[r.Intn(3)]}
 		if r.Intn(10) < 6 {
 			sh.Principal = User(b.members[r.Intn(len(b.members))])
@@ -149,6 +151,16 @@ func buildBenchOrg() *benchOrg {
 	b.plain = b.ix.Clone()
 	b.ix.BindHierarchy(b.snap)
 	return b
+}
+
+// benchScale multiplies the bench org's members, deals and shares:
+// WARDEN_ACCESS_BENCH_SCALE=5 is the size of the bench's M org (10,000
+// members, 1,000,000 deals); the default 1 is S.
+func benchScale() int {
+	if n, err := strconv.Atoi(os.Getenv("WARDEN_ACCESS_BENCH_SCALE")); err == nil && n > 0 {
+		return n
+	}
+	return 1
 }
 
 func getBench(b *testing.B) *benchOrg {

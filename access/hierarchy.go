@@ -253,12 +253,39 @@ func (ix *Index) rebind(h, old *hierLayer) {
 		outcome[key] = g
 		g.members = append(g.members, member)
 	}
-	for _, m := range snap.members {
-		adjust(m.ID)
+	// Most members keep their node, and their node keeps its chain: they
+	// are recognised by array lookups (members numbered alike in both
+	// snapshots, a verdict per node) before any map is consulted.
+	const unknown, same, differs = 0, 1, 2
+	chainVerdict := make([]int8, len(snap.forest.parent))
+	kept := func(i int, member int64) bool {
+		if i >= len(prev.members) || prev.members[i].ID != member {
+			return false
+		}
+		before, after := prev.forest.nodeOf[i], snap.forest.nodeOf[i]
+		if prev.nodeKey(before) != snap.nodeKey(after) {
+			return false
+		}
+		if chainVerdict[after] == unknown {
+			chainVerdict[after] = differs
+			if sameChain(prev, before, snap, after) {
+				chainVerdict[after] = same
+			}
+		}
+		return chainVerdict[after] == same
 	}
-	for _, m := range prev.members {
-		if _, still := snap.memberIdx[m.ID]; !still {
+	aligned := len(prev.members) == len(snap.members)
+	for i, m := range snap.members {
+		aligned = aligned && prev.members[i].ID == m.ID
+		if !kept(i, m.ID) {
 			adjust(m.ID)
+		}
+	}
+	if !aligned { // members left the org's snapshot, maybe
+		for _, m := range prev.members {
+			if _, still := snap.memberIdx[m.ID]; !still {
+				adjust(m.ID)
+			}
 		}
 	}
 	// A member's records leave and enter different aggregates (a key is on
@@ -315,6 +342,18 @@ func (s *Snapshot) nodeKey(node int32) int64 {
 		return s.roles[node].ID
 	}
 	return s.members[node].ID
+}
+
+// sameChain reports whether node a of s and node b of t have the same keys
+// on their chains of ancestors, themselves included.
+func sameChain(s *Snapshot, a int32, t *Snapshot, b int32) bool {
+	for a >= 0 && b >= 0 {
+		if s.nodeKey(a) != t.nodeKey(b) {
+			return false
+		}
+		a, b = s.forest.parent[a], t.forest.parent[b]
+	}
+	return a < 0 && b < 0
 }
 
 // ancestorKeys appends the keys of the member's node and of its ancestors,
