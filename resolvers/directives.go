@@ -20,7 +20,22 @@ func Directives() graph.DirectiveRoot {
 	return graph.DirectiveRoot{RecordVisible: recordVisible, FieldAccess: fieldAccess}
 }
 
-type visibilityKey struct{ module access.Module }
+// visibilityKey is the context key of the scope @recordVisible decided for
+// a module: the module's position in access.Modules. A small integer, so
+// making it an interface value allocates nothing (it is looked up for every
+// record field of every row).
+type visibilityKey uint8
+
+func visibilityKeyOf(m access.Module) visibilityKey {
+	for i, known := range access.Modules {
+		if known == m {
+			return visibilityKey(i)
+		}
+	}
+	// Unknown modules share one key, never set: Can refuses every
+	// permission on a module that is not valid, so @recordVisible stops first.
+	return visibilityKey(len(access.Modules))
+}
 
 // recordVisible decides the viewer's visible set of the module for the field
 // and hands it to the resolver through the context: a record field without
@@ -39,7 +54,7 @@ func recordVisible(ctx context.Context, obj any, next graphql.Resolver, module m
 		}
 		return nil, apperr.NewForbidden("your profile has no access to %s", m)
 	}
-	ctx = context.WithValue(ctx, visibilityKey{m}, sc)
+	ctx = context.WithValue(ctx, visibilityKeyOf(m), sc)
 	res, err := next(ctx)
 	if err != nil {
 		return res, err
@@ -54,7 +69,7 @@ func recordVisible(ctx context.Context, obj any, next graphql.Resolver, module m
 
 // visibleScope is the scope @recordVisible decided for this field.
 func visibleScope(ctx context.Context, m access.Module) (*scope, db.Visible, error) {
-	sc, ok := ctx.Value(visibilityKey{m}).(*scope)
+	sc, ok := ctx.Value(visibilityKeyOf(m)).(*scope)
 	if !ok {
 		return nil, db.Visible{}, fmt.Errorf("record field of %s resolved without @recordVisible", m)
 	}

@@ -153,7 +153,7 @@ func (sc *scope) knownVisibleSet(m access.Module) (access.VisibleSet, bool) {
 // org in this request; otherwise the session is asked, far up the context.
 func scopeOfRecord(ctx context.Context, rec records.Record) (*scope, error) {
 	org := rec.Base().OrgID
-	if sc, ok := ctx.Value(visibilityKey{records.ModuleOf(rec)}).(*scope); ok && sc.org.Key == org {
+	if sc, ok := ctx.Value(visibilityKeyOf(records.ModuleOf(rec))).(*scope); ok && sc.org.Key == org {
 		return sc, nil
 	}
 	return scopeOf(ctx, org)
