@@ -206,6 +206,23 @@ func BenchmarkNewSnapshot(b *testing.B) {
 // BenchmarkRebindMoveRole: the hierarchy layer after a role (depth 4, with
 // its leaf roles and their members) moves to another parent and back, as
 // the Q6 moveRole change does; per op one move or one move back.
+// BenchmarkRebuildMemberMoved: the snapshot after one member's role
+// changed, built by Rebuild from the previous one (NewSnapshot is what
+// BenchmarkNewSnapshot measures).
+func BenchmarkRebuildMemberMoved(b *testing.B) {
+	o := getBench(b)
+	moved := o.data
+	moved.Members = slices.Clone(o.data.Members)
+	last := &moved.Members[len(moved.Members)-1]
+	last.RoleID = moved.Roles[len(moved.Roles)/2].ID
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := o.snap.Rebuild(moved); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkWithGroupsAndRules: the snapshot after a group or rule change.
 func BenchmarkWithGroupsAndRules(b *testing.B) {
 	o := getBench(b)

@@ -132,6 +132,39 @@ func (s *Snapshot) WithGroupsAndRules(org OrgData) (*Snapshot, error) {
 	return n, nil
 }
 
+// Rebuild returns NewSnapshot(org), reusing what s built from the parts of
+// org that are as they were in s: the member numbering when the members
+// are the same ids in the same order, each member's role and profile slot
+// when those are unchanged, the reporting forest when no reporting line
+// moved. Whether a part is unchanged is checked here, member by member,
+// not taken on trust; it costs a pass over the members, where rebuilding
+// their index costs a map of them (most of NewSnapshot's time in an org of
+// thousands of members, and what a member or role change pays on every
+// instance). NewSnapshot(org) must give the same result.
+func (s *Snapshot) Rebuild(org OrgData) (*Snapshot, error) {
+	n := &Snapshot{orgID: org.OrgID, version: org.Version, mode: org.HierarchyMode}
+	if err := n.setDefaults(org); err != nil {
+		return nil, err
+	}
+	if err := n.buildRoles(org.Roles); err != nil {
+		return nil, err
+	}
+	if err := n.buildProfiles(org.Profiles); err != nil {
+		return nil, err
+	}
+	if err := n.buildMembersFrom(org.Members, s); err != nil {
+		return nil, err
+	}
+	if err := n.buildGroups(org.Groups); err != nil {
+		return nil, err
+	}
+	if err := n.buildRules(org.Rules); err != nil {
+		return nil, err
+	}
+	n.buildForest()
+	return n, nil
+}
+
 // setDefaults checks and keeps the hierarchy mode and module defaults.
 func (s *Snapshot) setDefaults(org OrgData) error {
 	if org.HierarchyMode != HierarchyRole && org.HierarchyMode != HierarchyReporting {
@@ -331,34 +364,78 @@ func (s *Snapshot) buildProfiles(profiles []Profile) error {
 }
 
 func (s *Snapshot) buildMembers(members []Member) error {
+	return s.buildMembersFrom(members, nil)
+}
+
+// buildMembersFrom numbers the members and builds their role order and
+// reporting forest. With prev (a snapshot already built, see Rebuild) it
+// takes over what provably comes out the same: prev's member index when
+// the ids are prev's in prev's order (they were validated then), a
+// member's role or profile slot when the member and the slot numbering
+// are unchanged, and the reporting forest when no reporting line changed.
+// s's roles and profiles must be built first.
+func (s *Snapshot) buildMembersFrom(members []Member, prev *Snapshot) error {
 	n := len(members)
+	sameIDs := prev != nil && len(prev.members) == n
+	for i := 0; sameIDs && i < n; i++ {
+		sameIDs = prev.members[i].ID == members[i].ID
+	}
+	sameRoleSlots := sameIDs && slices.EqualFunc(prev.roles, s.roles, func(a, b Role) bool { return a.ID == b.ID })
+	sameProfileSlots := sameIDs && slices.EqualFunc(prev.profiles, s.profiles, func(a, b Profile) bool { return a.ID == b.ID })
+	sameLines := sameIDs
+
 	s.members = slices.Clone(members)
-	s.memberIdx = make(map[int64]int32, n)
+	if sameIDs {
+		s.memberIdx = prev.memberIdx // never modified once built
+	} else {
+		s.memberIdx = make(map[int64]int32, n)
+	}
 	s.memberRole = make([]int32, n)
 	s.memberProf = make([]int32, n)
-	s.mgr = make([]int32, n)
 	s.roleMems = make([][]int32, len(s.roles))
 	for i, m := range members {
-		if m.ID <= 0 {
-			return fmt.Errorf("access: member id %d is not positive", m.ID)
+		if !sameIDs {
+			if m.ID <= 0 {
+				return fmt.Errorf("access: member id %d is not positive", m.ID)
+			}
+			if _, dup := s.memberIdx[m.ID]; dup {
+				return fmt.Errorf("access: duplicate member %d", m.ID)
+			}
+			s.memberIdx[m.ID] = int32(i)
 		}
-		if _, dup := s.memberIdx[m.ID]; dup {
-			return fmt.Errorf("access: duplicate member %d", m.ID)
+		var was Member
+		if sameIDs {
+			was = prev.members[i]
+			sameLines = sameLines && was.ReportsToID == m.ReportsToID
 		}
-		s.memberIdx[m.ID] = int32(i)
-		r, ok := s.roleIdx[m.RoleID]
-		if !ok {
+		var r, p int32
+		var ok bool
+		if sameRoleSlots && was.RoleID == m.RoleID {
+			r = prev.memberRole[i]
+		} else if r, ok = s.roleIdx[m.RoleID]; !ok {
 			return fmt.Errorf("access: member %d: unknown role %d", m.ID, m.RoleID)
 		}
-		p, ok := s.profileIdx[m.ProfileID]
-		if !ok {
+		if sameProfileSlots && was.ProfileID == m.ProfileID {
+			p = prev.memberProf[i]
+		} else if p, ok = s.profileIdx[m.ProfileID]; !ok {
 			return fmt.Errorf("access: member %d: unknown profile %d", m.ID, m.ProfileID)
 		}
 		s.memberRole[i], s.memberProf[i] = r, p
 		s.roleMems[r] = append(s.roleMems[r], int32(i))
 	}
-	// Members in role tour order (a counting sort on their role's tour
-	// position, stable: by member order within a role).
+	s.buildRoleOrder()
+	if sameLines {
+		// The reporting forest is made of the member numbering and the
+		// reporting lines only, and prev's is never modified once built.
+		s.mgr, s.repTin, s.repTout, s.repOrder = prev.mgr, prev.repTin, prev.repTout, prev.repOrder
+		return nil
+	}
+	return s.buildReporting()
+}
+
+// buildRoleOrder lists the members in role tour order (a counting sort on
+// their role's tour position, stable: by member order within a role).
+func (s *Snapshot) buildRoleOrder() {
 	start := make([]int32, len(s.roles)+1) // by tour position: first slot of that role's members
 	for r, ms := range s.roleMems {
 		start[s.roleTin[r]+1] = int32(len(ms))
@@ -366,7 +443,7 @@ func (s *Snapshot) buildMembers(members []Member) error {
 	for t := 1; t < len(start); t++ {
 		start[t] += start[t-1]
 	}
-	s.roleOrder = make([]int32, 0, n)
+	s.roleOrder = make([]int32, 0, len(s.members))
 	byTin := make([]int32, len(s.roles))
 	for r := range s.roles {
 		byTin[s.roleTin[r]] = int32(r)
@@ -379,10 +456,15 @@ func (s *Snapshot) buildMembers(members []Member) error {
 	for r := range s.roles {
 		s.roleSubStart[r], s.roleSubEnd[r] = start[s.roleTin[r]], start[s.roleTout[r]]
 	}
-	// Reporting forest.
+}
+
+// buildReporting builds the reporting forest from the members' managers.
+func (s *Snapshot) buildReporting() error {
+	n := len(s.members)
+	s.mgr = make([]int32, n)
 	children := make([][]int32, n)
 	var roots []int32
-	for i, m := range members {
+	for i, m := range s.members {
 		if m.ReportsToID == 0 {
 			s.mgr[i] = -1
 			roots = append(roots, int32(i))
@@ -397,9 +479,9 @@ func (s *Snapshot) buildMembers(members []Member) error {
 	}
 	s.repTin, s.repTout = eulerTour(n, roots, children)
 	s.repOrder = make([]int32, n)
-	for i := range members {
+	for i := range s.members {
 		if s.repTin[i] < 0 {
-			return fmt.Errorf("access: member %d is on a cycle of reporting managers", members[i].ID)
+			return fmt.Errorf("access: member %d is on a cycle of reporting managers", s.members[i].ID)
 		}
 		s.repOrder[s.repTin[i]] = int32(i)
 	}

@@ -227,7 +227,7 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 		if touched.KeepsPeople() {
 			snap, err = snap.WithGroupsAndRules(data)
 		} else {
-			snap, err = access.NewSnapshot(data)
+			snap, err = snap.Rebuild(data)
 		}
 		if err != nil {
 			return fmt.Errorf("org %d snapshot: %w", orgID, err)
