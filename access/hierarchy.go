@@ -39,11 +39,13 @@ type hierLayer struct {
 // BindHierarchy(nil) drops the layer. The layer is not serialized: bind
 // again after UnmarshalBinary.
 //
-// The new layer is worked out under the read lock, copying every bitmap it
-// changes, so readers (visible sets, facts) are not held up while it is;
-// the write lock is taken only to install it. Should a write have reached
-// the owners' bitmaps meanwhile, the layer is worked out again under the
-// write lock. BindHierarchy is safe to call concurrently with anything.
+// The expensive part of a new layer (the member walk, the unions of the
+// moved members' records, new aggregates) is worked out under the read
+// lock, so readers (visible sets, facts) are not held up by it; the write
+// lock is taken to apply the prepared moves to the aggregates in place and
+// install the layer. Should a write have reached the owners' bitmaps
+// meanwhile, it is all done again under the write lock. BindHierarchy is
+// safe to call concurrently with anything.
 func (ix *Index) BindHierarchy(snap *Snapshot) {
 	if snap == nil {
 		ix.mu.Lock()
@@ -57,40 +59,75 @@ func (ix *Index) BindHierarchy(snap *Snapshot) {
 		ix.mu.RUnlock()
 		return
 	}
-	var h *hierLayer
-	if old == nil || !slices.Equal(old.snap.hierKey, snap.hierKey) {
-		h = ix.layerFor(snap, old)
-	}
+	plan := ix.planLayer(snap, old)
 	ix.mu.RUnlock()
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.hier != old || ix.ownedWrites != writes {
 		old = ix.hier
-		h = nil
-		if old == nil || !slices.Equal(old.snap.hierKey, snap.hierKey) {
-			h = ix.layerFor(snap, old)
-		}
+		plan = ix.planLayer(snap, old)
 	}
-	if h == nil {
+	if plan == nil {
 		// Same hierarchy: the aggregates stand as they are.
 		old.snap = snap
 		return
 	}
-	ix.hier = h
+	plan.apply()
+	ix.hier = plan.h
 }
 
-// layerFor works out the layer of snap's hierarchy, from old when it is of
-// the same mode. It only reads the index and old (shared bitmaps are copied
-// before they change), so the read lock is enough.
-func (ix *Index) layerFor(snap *Snapshot, old *hierLayer) *hierLayer {
-	h := newHierLayer(snap)
-	if old != nil && old.snap.mode == snap.mode {
-		ix.rebind(h, old)
-	} else {
-		ix.fill(h, h.aggregated())
+// layerPlan is a new hierarchy layer, ready but for the moves of records
+// between aggregates it takes over from the old layer.
+type layerPlan struct {
+	h     *hierLayer
+	moves []aggMove
+}
+
+// aggMove takes records out of some aggregates and into others.
+type aggMove struct {
+	mi           int
+	records      *roaring.Bitmap
+	leave, enter []int32 // slots
+}
+
+// apply makes the moves, in place: the old layer's aggregates taken over
+// change with them, so it runs under the write lock, and the old layer is
+// dropped at the same time. A member's records leave and enter different
+// aggregates (a key is on one chain only), and members own disjoint
+// records: the order of the moves does not matter.
+func (p *layerPlan) apply() {
+	for _, mv := range p.moves {
+		for _, slot := range mv.leave {
+			if b := p.h.aggs[mv.mi][slot]; b != nil {
+				b.AndNot(mv.records)
+			}
+		}
+		for _, slot := range mv.enter {
+			b := p.h.aggs[mv.mi][slot]
+			if b == nil {
+				b = roaring.New()
+				p.h.aggs[mv.mi][slot] = b
+			}
+			b.Or(mv.records)
+		}
 	}
-	return h
+}
+
+// planLayer prepares the layer of snap's hierarchy, from old when it is of
+// the same mode; nil when old is of the same hierarchy already. It changes
+// neither the index nor old, so the read lock is enough.
+func (ix *Index) planLayer(snap *Snapshot, old *hierLayer) *layerPlan {
+	if old != nil && slices.Equal(old.snap.hierKey, snap.hierKey) {
+		return nil
+	}
+	p := &layerPlan{h: newHierLayer(snap)}
+	if old != nil && old.snap.mode == snap.mode {
+		ix.rebind(p, old)
+	} else {
+		ix.fill(p.h, p.h.aggregated())
+	}
+	return p
 }
 
 // aggregated lists the nodes that have an aggregate slot.
@@ -159,11 +196,11 @@ func (ix *Index) ownedBy(mi int, member int64) *roaring.Bitmap {
 // of its chains of ancestors (old and new) and not on the other. Moving a
 // subtree of k members thus costs bitmap operations for those k members
 // only, not a pass over every record (what the Q6 benchmark's moveRole and
-// updateMember waited for, about a second on the M org). An aggregate the
-// moves leave alone is shared with old (which is discarded once h is
-// installed); one they change is copied first, so old stays exact for the
-// readers still using it.
-func (ix *Index) rebind(h, old *hierLayer) {
+// updateMember waited for, about a second on the M org). The old layer's
+// aggregates are taken over, not copied: the moves are left in p, to be
+// applied when the old layer is dropped.
+func (ix *Index) rebind(p *layerPlan, old *hierLayer) {
+	h := p.h
 	snap, prev := h.snap, old.snap
 	oldSlot := make(map[int64]int32)
 	for node, slot := range old.aggNode {
@@ -288,11 +325,7 @@ func (ix *Index) rebind(h, old *hierLayer) {
 			}
 		}
 	}
-	// A member's records leave and enter different aggregates (a key is on
-	// one chain only), and members own disjoint records: the order of the
-	// steps does not matter.
 	var bms []*roaring.Bitmap
-	var copied [numModules]map[int32]bool // slots whose bitmap is h's own already
 	for _, g := range order {
 		for mi := range ix.mods {
 			bms = bms[:0]
@@ -301,34 +334,8 @@ func (ix *Index) rebind(h, old *hierLayer) {
 					bms = append(bms, b)
 				}
 			}
-			if len(bms) == 0 {
-				continue
-			}
-			moved := union(bms)
-			if copied[mi] == nil {
-				copied[mi] = map[int32]bool{}
-			}
-			for _, slot := range g.leave {
-				switch b := h.aggs[mi][slot]; {
-				case b == nil:
-				case copied[mi][slot]:
-					b.AndNot(moved)
-				default:
-					h.aggs[mi][slot] = roaring.AndNot(b, moved)
-					copied[mi][slot] = true
-				}
-			}
-			for _, slot := range g.enter {
-				switch b := h.aggs[mi][slot]; {
-				case b == nil:
-					h.aggs[mi][slot] = moved.Clone()
-					copied[mi][slot] = true
-				case copied[mi][slot]:
-					b.Or(moved)
-				default:
-					h.aggs[mi][slot] = roaring.Or(b, moved)
-					copied[mi][slot] = true
-				}
+			if len(bms) > 0 {
+				p.moves = append(p.moves, aggMove{mi: mi, records: union(bms), leave: g.leave, enter: g.enter})
 			}
 		}
 	}
