@@ -118,7 +118,7 @@ func (p *layerPlan) apply() {
 // the same mode; nil when old is of the same hierarchy already. It changes
 // neither the index nor old, so the read lock is enough.
 func (ix *Index) planLayer(snap *Snapshot, old *hierLayer) *layerPlan {
-	if old != nil && slices.Equal(old.snap.hierKey, snap.hierKey) {
+	if old != nil && sameHierarchy(old.snap, snap) {
 		return nil
 	}
 	p := &layerPlan{h: newHierLayer(snap)}

@@ -61,9 +61,8 @@ type Snapshot struct {
 
 	// forest is the active hierarchy (roles in ROLE mode, reporting lines
 	// in REPORTING mode) in Euler-tour positions, for the index's
-	// hierarchy layer; hierKey is exactly what it is built from.
-	forest  forest
-	hierKey []int64
+	// hierarchy layer (sameHierarchy compares what it is built from).
+	forest forest
 
 	rules         []SharingRule
 	ruleIdx       map[int64]int32
@@ -125,7 +124,7 @@ func (s *Snapshot) WithGroupsAndRules(org OrgData) (*Snapshot, error) {
 		return nil, err
 	}
 	if n.mode == s.mode {
-		n.forest, n.hierKey = s.forest, s.hierKey
+		n.forest = s.forest
 	} else {
 		n.buildForest()
 	}
@@ -241,17 +240,30 @@ func (s *Snapshot) buildForest() {
 	for p, m := range f.order {
 		f.pos[m] = int32(p)
 	}
-	// Exactly what the forest is made of, in input order: two snapshots
-	// with equal keys have identical forests and member numbering.
-	key := make([]int64, 0, 2+2*len(s.roles)+3*len(s.members))
-	key = append(key, int64(s.mode), int64(len(s.roles)))
-	for _, r := range s.roles {
-		key = append(key, r.ID, r.ParentID)
+}
+
+// sameHierarchy reports whether a and b have identical forests and member
+// numbering: the same mode, roles (ids and parents) and members (ids,
+// roles and managers), in the same order. That is all buildForest reads.
+func sameHierarchy(a, b *Snapshot) bool {
+	if a == b {
+		return true
 	}
-	for _, m := range s.members {
-		key = append(key, m.ID, m.RoleID, m.ReportsToID)
+	if a.mode != b.mode || len(a.roles) != len(b.roles) || len(a.members) != len(b.members) {
+		return false
 	}
-	s.hierKey = key
+	for i := range a.roles {
+		if a.roles[i].ID != b.roles[i].ID || a.roles[i].ParentID != b.roles[i].ParentID {
+			return false
+		}
+	}
+	for i := range a.members {
+		x, y := &a.members[i], &b.members[i]
+		if x.ID != y.ID || x.RoleID != y.RoleID || x.ReportsToID != y.ReportsToID {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Snapshot) buildRoles(roles []Role) error {
@@ -384,7 +396,11 @@ func (s *Snapshot) buildMembersFrom(members []Member, prev *Snapshot) error {
 	sameProfileSlots := sameIDs && slices.EqualFunc(prev.profiles, s.profiles, func(a, b Profile) bool { return a.ID == b.ID })
 	sameLines := sameIDs
 
-	s.members = slices.Clone(members)
+	if sameIDs && slices.Equal(prev.members, members) {
+		s.members = prev.members // never modified once built
+	} else {
+		s.members = slices.Clone(members)
+	}
 	if sameIDs {
 		s.memberIdx = prev.memberIdx // never modified once built
 	} else {
