@@ -61,6 +61,12 @@ type changeStat struct {
 	ForwardP99        float64 `json:"forward_p99_ms"` // the change itself (add, move, grant)
 	ReverseP99        float64 `json:"reverse_p99_ms"` // its reversal
 	FirstPollFraction float64 `json:"first_poll_fraction"`
+	// The bench process's garbage collector while the kind's trials ran:
+	// cycles completed and the CPU it used. A cycle on the heap of two
+	// warm M instances lasts hundreds of milliseconds on 2 cores; trials
+	// that overlap one show it in the tail.
+	GCCycles int     `json:"gc_cycles"`
+	GCCPUms  float64 `json:"gc_cpu_ms"`
 }
 
 type viewerInfo struct {
@@ -316,12 +322,13 @@ func (r *report) markdown() string {
 
 	p("\n## Q6 access change on A until B shows it\n\n")
 	p("visible: from the mutation's response on A to B's first response showing the change; total: from sending the mutation. " +
-		"Samples: each trial's change and its reversal.\n\n")
-	p("| change | via | viewer | samples | mutation p50 ms | mutation p99 ms | visible p50 ms | visible p99 ms | change p99 | reversal p99 | total p99 ms | B's first answer right | failures |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		"Samples: each trial's change and its reversal. GC: cycles of the bench process's garbage collector completed while the kind's trials ran, " +
+		"and the CPU it used (both instances and the client share the process).\n\n")
+	p("| change | via | viewer | samples | mutation p50 ms | mutation p99 ms | visible p50 ms | visible p99 ms | change p99 | reversal p99 | total p99 ms | B's first answer right | failures | GC cycles | GC CPU ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, k := range sortedKeys(r.Q6) {
 		st := r.Q6[k]
-		p("| %s | %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f%% | %d |\n", k, st.Via, st.Viewer, st.Samples, st.MutationP50,
-			st.MutationP99, st.P50, st.P99, st.ForwardP99, st.ReverseP99, st.TotalP99, 100*st.FirstPollFraction, st.Failures)
+		p("| %s | %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f%% | %d | %d | %.0f |\n", k, st.Via, st.Viewer, st.Samples, st.MutationP50,
+			st.MutationP99, st.P50, st.P99, st.ForwardP99, st.ReverseP99, st.TotalP99, 100*st.FirstPollFraction, st.Failures, st.GCCycles, st.GCCPUms)
 	}
 
 	p("\n## Q7 load and memory\n\n| figure | value |\n|---|---|\n")
