@@ -578,3 +578,13 @@ func readGC() gcState {
 	}
 	return st
 }
+
+// gcPercent is the GC target in effect (GOGC, or what the program set).
+func gcPercent() int64 {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		return int64(s[0].Value.Uint64())
+	}
+	return -1
+}

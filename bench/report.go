@@ -126,6 +126,7 @@ type report struct {
 	DurationSeconds float64 `json:"duration_seconds"`
 	GoVersion       string  `json:"go_version"`
 	CPUs            int     `json:"cpus"`
+	GOGC            int64   `json:"gogc"` // the GC target in effect (Warden's default unless GOGC is set)
 	Postgres        string  `json:"postgres"`
 	Requests        int     `json:"requests_per_series"`
 	Warmup          int     `json:"warmup_per_series"`
@@ -165,7 +166,7 @@ type report struct {
 
 func newReport(e *env) *report {
 	g := e.gen
-	rep := &report{Size: e.spec.Name, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Postgres: e.pgVersion,
+	rep := &report{Size: e.spec.Name, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), GOGC: gcPercent(), Postgres: e.pgVersion,
 		Requests: e.spec.Requests, Warmup: e.spec.Warmup,
 		Viewers: map[string]viewerInfo{}, Queries: map[string]map[string]*latStat{}, Q5: map[string]*tputStat{},
 		Q6: map[string]*changeStat{}, LoadSeconds: round3(e.loadSeconds), ColdBuildSeconds: round3(e.coldBuildSeconds),
@@ -285,7 +286,7 @@ func (r *report) markdown() string {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	o := r.Org
 	p("# Warden bench, size %s\n\n", r.Size)
-	p("Run %s, %.0f s; %s, %d CPUs, Postgres %s.\n\n", r.StartedAt, r.DurationSeconds, r.GoVersion, r.CPUs, r.Postgres)
+	p("Run %s, %.0f s; %s, %d CPUs, GOGC %d, Postgres %s.\n\n", r.StartedAt, r.DurationSeconds, r.GoVersion, r.CPUs, r.GOGC, r.Postgres)
 	p("Org: %d members on %d roles (depth %d, 3 children per role), %d groups (%d nested), %d owner-based and %d criteria-based sharing rules; "+
 		"%d deals (%d shares on %d deals), %d accounts (%d shares), %d contacts.\n\n",
 		o.Members, o.Roles, o.RoleDepth, o.Groups, o.NestedGroups, o.OwnerRules, o.CriteriaRules, o.Deals, o.DealShares, o.SharedDeals,
