@@ -744,7 +744,8 @@ func TestServedVersionDoesNotWaitForACatchUp(t *testing.T) {
 	}()
 	waitFor(t, "the catch-up to wait on the lock", func() bool {
 		var n int
-		err := f.conn.GetContext(f.ctx, &n, `SELECT count(*) FROM pg_locks WHERE relation = 'security_changes'::regclass AND NOT granted`)
+		err := f.conn.GetContext(f.ctx, &n, `SELECT count(*) FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND relation = 'security_changes'::regclass AND NOT granted`)
 		return err == nil && n > 0
 	})
 
