@@ -35,15 +35,14 @@ type Engine struct {
 }
 
 type orgState struct {
-	mu     sync.Mutex // serialises catch-up; readers use the published pair
-	snap   *access.Snapshot
-	index  *access.Index
-	data   access.OrgData // what snap was built from, for the Redis copy
+	mu     sync.Mutex     // serialises build and catch-up
+	data   access.OrgData // what the current snapshot was built from, for the Redis copy
 	stored int64          // the version last written to Redis
-	ready  atomic.Bool    // published at least once: worth catching up in the background
 
-	// current is what requests get: read without a lock, so a request whose
-	// version is already served never waits for a catch-up in progress.
+	// current is what requests get (nil until the org is built, and after
+	// a failed catch-up): read without a lock, so a request whose version
+	// is already served never waits for a catch-up in progress. Only a
+	// holder of mu replaces it.
 	current atomic.Pointer[published]
 	binding sync.Mutex // one hierarchy rebind at a time (see bindHierarchy)
 
@@ -94,11 +93,12 @@ func (e *Engine) StateAt(ctx context.Context, orgID, version int64) (*access.Sna
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.snap != nil && st.index.Version() >= version {
-		return st.snap, st.index, nil
+	p := st.current.Load()
+	if p != nil && p.version >= version { // caught up while we waited
+		return p.snap, p.index, nil
 	}
 	var err error
-	if st.snap == nil {
+	if p == nil {
 		err = e.build(ctx, st, orgID)
 	} else {
 		err = e.catchUp(ctx, st, orgID)
@@ -110,7 +110,8 @@ func (e *Engine) StateAt(ctx context.Context, orgID, version int64) (*access.Sna
 		st.reset()
 		return nil, nil, err
 	}
-	return st.snap, st.index, nil
+	p = st.current.Load()
+	return p.snap, p.index, nil
 }
 
 // build loads the org: from its Redis copy when there is one, else from
@@ -163,8 +164,9 @@ func (e *Engine) build(ctx context.Context, st *orgState, orgID int64) error {
 	if err := e.catchUp(ctx, st, orgID); err != nil {
 		return err
 	}
-	st.stored = st.index.Version()
-	e.storeShared(orgID, st.data, st.index)
+	p := st.current.Load()
+	st.stored = p.version
+	e.storeShared(orgID, st.data, p.index)
 	return nil
 }
 
@@ -207,21 +209,22 @@ func criteriaFields(snap *access.Snapshot, m access.Module) []string {
 	return out
 }
 
-// catchUp replays the change log after the index's version. Record and
+// catchUp replays the change log after the published version. Record and
 // share changes are applied to the index in place. Org-level changes reload
 // the parts of the org they touched (db.Touched) and rebuild the snapshot;
 // a change of sharing rules also recomputes that module's criteria matches.
 func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
-	changes, err := db.ChangesSince(ctx, e.DB, orgID, st.index.Version())
+	cur := st.current.Load()
+	changes, err := db.ChangesSince(ctx, e.DB, orgID, cur.version)
 	if err != nil || len(changes) == 0 {
 		return err
 	}
 	e.Stats.CatchUps.Add(1)
-	snap := st.snap
+	snap := cur.snap
 	data := st.data
 	touched := db.TouchedBy(changes)
 	if touched.Any() {
-		if changes, touched, data, err = e.reload(ctx, orgID, st.index.Version(), data); err != nil {
+		if changes, touched, data, err = e.reload(ctx, orgID, cur.version, data); err != nil {
 			return err
 		}
 		if touched.KeepsPeople() {
@@ -237,7 +240,7 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 	// and a request that holds it sees each change whole. Requests that hold
 	// the previous snapshot may see newer record facts than it describes,
 	// which only ever reflects writes that have already committed.
-	ix := st.index
+	ix := cur.index
 	kinds := map[access.Module]map[string]records.Kind{}
 	for _, c := range changes {
 		if c.Kind == db.ChangeRecordUpsert && kinds[recordModule(c)] == nil {
@@ -250,14 +253,13 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 		}
 	}
 	for m := range touched.Rules {
-		if err := e.recomputeCriteriaRules(ctx, st.snap, snap, ix, orgID, m); err != nil {
+		if err := e.recomputeCriteriaRules(ctx, cur.snap, snap, ix, orgID, m); err != nil {
 			return err
 		}
 	}
 	ix.SetVersion(changes[len(changes)-1].Version)
-	rebound := snap != st.snap
 	st.publish(snap, ix, data)
-	if rebound {
+	if snap != cur.snap {
 		// Requests get the new snapshot now; its hierarchy layer follows
 		// (until then visible sets are united from the owners' bitmaps:
 		// slower for a manager, as exact).
@@ -337,17 +339,15 @@ func applyChange(snap *access.Snapshot, ix *access.Index, c db.Change, kinds map
 
 // reset forgets the org's state.
 func (st *orgState) reset() {
-	st.snap, st.index, st.data, st.stored = nil, nil, access.OrgData{}, 0
+	st.data, st.stored = access.OrgData{}, 0
 	st.current.Store(nil)
-	st.ready.Store(false)
 }
 
 // publish makes a snapshot and index the org's current state, at the
 // index's version. Called with st.mu held.
 func (st *orgState) publish(snap *access.Snapshot, ix *access.Index, data access.OrgData) {
-	st.snap, st.index, st.data = snap, ix, data
+	st.data = data
 	st.current.Store(&published{snap: snap, index: ix, version: ix.Version()})
-	st.ready.Store(true)
 }
 
 // bindHierarchy binds the published index's hierarchy layer (what makes a

@@ -211,5 +211,5 @@ func (e *Engine) loaded(orgID int64) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st := e.orgs[orgID]
-	return st != nil && st.ready.Load()
+	return st != nil && st.current.Load() != nil
 }
