@@ -299,17 +299,17 @@ func (ix *Index) rebind(p *layerPlan, old *hierLayer) {
 		if i >= len(prev.members) || prev.members[i].ID != member {
 			return false
 		}
-		before, after := prev.forest.nodeOf[i], snap.forest.nodeOf[i]
-		if prev.nodeKey(before) != snap.nodeKey(after) {
+		was, now := prev.forest.nodeOf[i], snap.forest.nodeOf[i]
+		if prev.nodeKey(was) != snap.nodeKey(now) {
 			return false
 		}
-		if chainVerdict[after] == unknown {
-			chainVerdict[after] = differs
-			if sameChain(prev, before, snap, after) {
-				chainVerdict[after] = same
+		if chainVerdict[now] == unknown {
+			chainVerdict[now] = differs
+			if sameChain(prev, was, snap, now) {
+				chainVerdict[now] = same
 			}
 		}
-		return chainVerdict[after] == same
+		return chainVerdict[now] == same
 	}
 	aligned := len(prev.members) == len(snap.members)
 	for i, m := range snap.members {

@@ -17,16 +17,10 @@ func TestRebindKeepsUnaffectedAggregates(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
 	checked := 0
 	for trial := 0; trial < 40; trial++ {
-		w := newWorld(r)
-		if w.org.HierarchyMode != HierarchyRole || len(w.org.Roles) < 3 || len(w.org.Members) < 2 {
+		w, snap, ix, ok := boundRoleWorld(t, r)
+		if !ok {
 			continue
 		}
-		snap, err := NewSnapshot(w.org)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ix := w.buildIndex(t, snap)
-		ix.BindHierarchy(snap)
 		before := map[int64]struct {
 			members map[int64]bool
 			bms     [numModules]*roaring.Bitmap
@@ -85,16 +79,10 @@ func TestPlanningLeavesTheOldLayerExact(t *testing.T) {
 	r := rand.New(rand.NewSource(11))
 	moves := 0
 	for trial := 0; trial < 40; trial++ {
-		w := newWorld(r)
-		if w.org.HierarchyMode != HierarchyRole || len(w.org.Roles) < 3 || len(w.org.Members) < 2 {
+		w, _, ix, ok := boundRoleWorld(t, r)
+		if !ok {
 			continue
 		}
-		snap, err := NewSnapshot(w.org)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ix := w.buildIndex(t, snap)
-		ix.BindHierarchy(snap)
 		old := ix.hier
 		var kept [numModules][]*roaring.Bitmap
 		for mi := range old.aggs {
@@ -132,6 +120,24 @@ func TestPlanningLeavesTheOldLayerExact(t *testing.T) {
 	if moves == 0 {
 		t.Fatal("no trial changed the hierarchy: the test checked nothing")
 	}
+}
+
+// boundRoleWorld is a random world in ROLE mode with room for moves (3
+// roles, 2 members at least), its snapshot and its index bound to it;
+// false when the world drawn is not one.
+func boundRoleWorld(t *testing.T, r *rand.Rand) (*world, *Snapshot, *Index, bool) {
+	t.Helper()
+	w := newWorld(r)
+	if w.org.HierarchyMode != HierarchyRole || len(w.org.Roles) < 3 || len(w.org.Members) < 2 {
+		return nil, nil, nil, false
+	}
+	snap, err := NewSnapshot(w.org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := w.buildIndex(t, snap)
+	ix.BindHierarchy(snap)
+	return w, snap, ix, true
 }
 
 func subtreeMembers(s *Snapshot, node int32) map[int64]bool {

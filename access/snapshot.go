@@ -78,6 +78,12 @@ type Snapshot struct {
 // group nesting, invalid levels and rules that are not exactly one of owner
 // based and criteria based. It copies what it keeps: org may be reused.
 func NewSnapshot(org OrgData) (*Snapshot, error) {
+	return buildSnapshot(org, nil)
+}
+
+// buildSnapshot is NewSnapshot, taking over from prev (when not nil) what
+// provably comes out the same (see buildMembersFrom).
+func buildSnapshot(org OrgData, prev *Snapshot) (*Snapshot, error) {
 	s := &Snapshot{orgID: org.OrgID, version: org.Version, mode: org.HierarchyMode}
 	if err := s.setDefaults(org); err != nil {
 		return nil, err
@@ -88,7 +94,7 @@ func NewSnapshot(org OrgData) (*Snapshot, error) {
 	if err := s.buildProfiles(org.Profiles); err != nil {
 		return nil, err
 	}
-	if err := s.buildMembers(org.Members); err != nil {
+	if err := s.buildMembersFrom(org.Members, prev); err != nil {
 		return nil, err
 	}
 	if err := s.buildGroups(org.Groups); err != nil {
@@ -141,27 +147,7 @@ func (s *Snapshot) WithGroupsAndRules(org OrgData) (*Snapshot, error) {
 // thousands of members, and what a member or role change pays on every
 // instance). NewSnapshot(org) must give the same result.
 func (s *Snapshot) Rebuild(org OrgData) (*Snapshot, error) {
-	n := &Snapshot{orgID: org.OrgID, version: org.Version, mode: org.HierarchyMode}
-	if err := n.setDefaults(org); err != nil {
-		return nil, err
-	}
-	if err := n.buildRoles(org.Roles); err != nil {
-		return nil, err
-	}
-	if err := n.buildProfiles(org.Profiles); err != nil {
-		return nil, err
-	}
-	if err := n.buildMembersFrom(org.Members, s); err != nil {
-		return nil, err
-	}
-	if err := n.buildGroups(org.Groups); err != nil {
-		return nil, err
-	}
-	if err := n.buildRules(org.Rules); err != nil {
-		return nil, err
-	}
-	n.buildForest()
-	return n, nil
+	return buildSnapshot(org, s)
 }
 
 // setDefaults checks and keeps the hierarchy mode and module defaults.
@@ -373,10 +359,6 @@ func (s *Snapshot) buildProfiles(profiles []Profile) error {
 		s.profileIdx[p.ID] = int32(i)
 	}
 	return nil
-}
-
-func (s *Snapshot) buildMembers(members []Member) error {
-	return s.buildMembersFrom(members, nil)
 }
 
 // buildMembersFrom numbers the members and builds their role order and
