@@ -187,10 +187,11 @@ func env(key, def string) string {
 // for the M bench org on 2 cores) whatever little garbage a request or a
 // catch-up leaves. At Go's default of 100 a cycle starts every time the
 // heap grows by its live size; at 300 one in three of those does, for up to
-// four times the live heap in memory instead of two. Measured on make bench
-// at M: Q6's role-change p99 52 ms at 100 (one GC cycle during its trials)
-// against 11 ms at 300 (none), process RSS 414 against 519 MiB. Set GOGC
-// (and GOMEMLIMIT to cap memory) to choose otherwise.
+// four times the live heap in memory instead of two. Measured with make
+// bench SIZE=M, two runs each way: at 100 both had a GC cycle inside Q6's
+// trials (updateMember p99 52 and 26 ms), at 300 one of the two did; Q5 was
+// 10-25% higher at 300; process RSS 414-419 against 519 MiB. Set GOGC (and
+// GOMEMLIMIT to cap memory) to choose otherwise.
 const defaultGCPercent = 300
 
 func main() {

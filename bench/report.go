@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"sort"
 	"strings"
 )
@@ -380,4 +381,35 @@ func (r *report) markdown() string {
 		p("- %s\n", n)
 	}
 	return b.String()
+}
+
+// gcState is what the runtime reports of the garbage collector so far.
+type gcState struct {
+	cycles     uint64
+	cpuSeconds float64
+}
+
+// readGC reads the GC's completed cycles and CPU time from runtime/metrics
+// (no stop-the-world, unlike runtime.ReadMemStats).
+func readGC() gcState {
+	samples := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(samples)
+	var st gcState
+	if samples[0].Value.Kind() == metrics.KindUint64 {
+		st.cycles = samples[0].Value.Uint64()
+	}
+	if samples[1].Value.Kind() == metrics.KindFloat64 {
+		st.cpuSeconds = samples[1].Value.Float64()
+	}
+	return st
+}
+
+// gcPercent is the GC target in effect (GOGC, or what the program set).
+func gcPercent() int64 {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		return int64(s[0].Value.Uint64())
+	}
+	return -1
 }
