@@ -161,6 +161,25 @@ func MemberOfUser(ctx context.Context, q sqlx.QueryerContext, orgID, userID int6
 // up to (read after the request began, so never older than a change that
 // had returned). ErrNotFound when the user is not a member.
 func MembershipOf(ctx context.Context, q sqlx.QueryerContext, orgID, userID int64) (*Member, *Org, error) {
+	return membership(ctx, q, membershipQuery, orgID, userID)
+}
+
+// SessionMembershipOf is MembershipOf for a request that carries a token:
+// the row comes back only while the token's session is live (by the same
+// test as SessionDefaultOrg), so one statement both checks the token and
+// reads the membership. ErrNotFound does not say which of the two failed;
+// SessionDefaultOrg tells them apart.
+func SessionMembershipOf(ctx context.Context, q sqlx.QueryerContext, sessionID string, orgID, userID int64) (*Member, *Org, error) {
+	return membership(ctx, q, membershipQuery+` AND EXISTS (SELECT 1 FROM sessions ss
+		WHERE ss.id = $3 AND ss.user_id = $2 AND ss.revoked_at IS NULL AND ss.expires_at > now())`, orgID, userID, sessionID)
+}
+
+const membershipQuery = `SELECT ` + memberColumns + `, o.name AS org_name, o.hierarchy_mode,
+		s.version AS security_version, o.time_zone AS org_time_zone, o.created_at AS org_created_at
+		FROM members m JOIN users u ON u.id = m.user_id JOIN orgs o ON o.id = m.org_id JOIN org_security s ON s.org_id = o.id
+		WHERE m.org_id = $1 AND m.user_id = $2`
+
+func membership(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) (*Member, *Org, error) {
 	var row struct {
 		Member
 		OrgName         string    `db:"org_name"`
@@ -169,14 +188,10 @@ func MembershipOf(ctx context.Context, q sqlx.QueryerContext, orgID, userID int6
 		OrgTimeZone     string    `db:"org_time_zone"`
 		OrgCreatedAt    time.Time `db:"org_created_at"`
 	}
-	err := sqlx.GetContext(ctx, q, &row, `SELECT `+memberColumns+`, o.name AS org_name, o.hierarchy_mode,
-		s.version AS security_version, o.time_zone AS org_time_zone, o.created_at AS org_created_at
-		FROM members m JOIN users u ON u.id = m.user_id JOIN orgs o ON o.id = m.org_id JOIN org_security s ON s.org_id = o.id
-		WHERE m.org_id = $1 AND m.user_id = $2`, orgID, userID)
-	if err != nil {
+	if err := sqlx.GetContext(ctx, q, &row, query, args...); err != nil {
 		return nil, nil, notFound(err, "membership")
 	}
-	org := &Org{Key: orgID, Name: row.OrgName, HierarchyMode: row.HierarchyMode, SecurityVersion: row.SecurityVersion,
+	org := &Org{Key: row.OrgID, Name: row.OrgName, HierarchyMode: row.HierarchyMode, SecurityVersion: row.SecurityVersion,
 		TimeZone: row.OrgTimeZone, CreatedAt: row.OrgCreatedAt}
 	m := row.Member
 	return &m, org, nil

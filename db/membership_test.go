@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"warden/db"
 	"warden/db/dbtest"
@@ -58,6 +59,72 @@ func TestMembershipOf(t *testing.T) {
 		{"no such org", made.Org.Key + 1000, owner.Key},
 	} {
 		if _, _, err := db.MembershipOf(ctx, conn, tc.org, tc.user); !errors.Is(err, db.ErrNotFound) {
+			t.Errorf("%s: err = %v, want ErrNotFound", tc.name, err)
+		}
+	}
+}
+
+// SessionMembershipOf is MembershipOf guarded by the token's session: a
+// request whose session is revoked, expired or another user's reads no
+// membership, exactly as SessionDefaultOrg refuses it.
+func TestSessionMembershipOf(t *testing.T) {
+	ctx := context.Background()
+	_, conn := dbtest.NewDatabase(t)
+	owner, err := db.CreateUser(ctx, conn, "owner@session-membership.test", "Owner", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := db.CreateUser(ctx, conn, "stranger@session-membership.test", "Stranger", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := conn.MustBeginTx(ctx, nil)
+	made, err := db.CreateOrg(ctx, tx, owner.Key, "Sessions Inc", "UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, s := range []db.Session{
+		{ID: "live", UserID: owner.Key, ExpiresAt: now.Add(time.Hour)},
+		{ID: "expired", UserID: owner.Key, ExpiresAt: now.Add(-time.Minute)},
+		{ID: "revoked", UserID: owner.Key, ExpiresAt: now.Add(time.Hour)},
+		{ID: "stranger", UserID: stranger.Key, ExpiresAt: now.Add(time.Hour)},
+	} {
+		s.AuthenticatedAt, s.CreatedAt = now, now
+		if err := db.CreateSession(ctx, conn, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.RevokeSession(ctx, conn, "revoked", owner.Key); err != nil {
+		t.Fatal(err)
+	}
+	wantMember, wantOrg, err := db.MembershipOf(ctx, conn, made.Org.Key, owner.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, session string
+		org, user     int64
+		found         bool
+	}{
+		{"live session, member", "live", made.Org.Key, owner.Key, true},
+		{"expired session", "expired", made.Org.Key, owner.Key, false},
+		{"revoked session", "revoked", made.Org.Key, owner.Key, false},
+		{"another user's session", "stranger", made.Org.Key, owner.Key, false},
+		{"no such session", "nonexistent", made.Org.Key, owner.Key, false},
+		{"live session, not a member", "stranger", made.Org.Key, stranger.Key, false},
+		{"live session, no such org", "live", made.Org.Key + 1000, owner.Key, false},
+	} {
+		m, org, err := db.SessionMembershipOf(ctx, conn, tc.session, tc.org, tc.user)
+		switch {
+		case tc.found && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.found && (*m != *wantMember || *org != *wantOrg):
+			t.Errorf("%s: got %+v in %+v, want %+v in %+v (as MembershipOf)", tc.name, m, org, wantMember, wantOrg)
+		case !tc.found && !errors.Is(err, db.ErrNotFound):
 			t.Errorf("%s: err = %v, want ErrNotFound", tc.name, err)
 		}
 	}

@@ -10,8 +10,10 @@ import (
 
 // Sessions: one row per issued token, named by the token's jti. A token is
 // honoured only while its row is neither revoked nor expired, which every
-// request checks with one primary-key lookup (SessionDefaultOrg). Liveness
-// is judged by the database's clock, the one clock all instances share.
+// request checks with one primary-key lookup: inside the membership read
+// when the request names its org (SessionMembershipOf), else on its own
+// (SessionDefaultOrg). Liveness is judged by the database's clock, the one
+// clock all instances share.
 
 // Session is one issued token's server-side state.
 type Session struct {

@@ -71,45 +71,82 @@ func (r *Resolver) SessionMiddleware(next http.Handler) http.Handler {
 		ctx := req.Context()
 		s := &session{r: r, scopes: map[int64]*scope{}, authErr: auth.AuthErrorFrom(ctx)}
 		if id, ok := auth.IdentityFrom(ctx); ok {
-			// The token's session must be live: one primary-key lookup per
-			// request, no cache, so a logout is in force at once on every
-			// instance. The same statement reads the default org.
-			defaultOrg, err := db.SessionDefaultOrg(ctx, r.DB, id.SessionID, id.UserID)
-			switch {
-			case errors.Is(err, db.ErrNotFound):
-				s.authErr = auth.ErrTokenInvalid // revoked or expired: as unauthenticated
-				next.ServeHTTP(w, req.WithContext(context.WithValue(ctx, sessionKey{}, s)))
-				return
-			case err != nil:
-				slog.ErrorContext(ctx, "check session", "err", err)
-				writeGraphQLError(w, http.StatusServiceUnavailable, apperr.Internal, "internal error; retry shortly")
-				return
-			}
 			s.userID, s.sessionID = id.UserID, id.SessionID
-			if h := req.Header.Get("X-Org-ID"); h != "" {
-				orgID, err := ids.Decode(ids.Org, h)
-				if err == nil {
-					_, err = s.scope(ctx, orgID)
-				}
-				switch {
-				case err == nil:
-				case errors.Is(err, ids.ErrMalformed) || errors.Is(err, errNotMember):
-					writeGraphQLError(w, http.StatusForbidden, apperr.Forbidden, "you are not an active member of the org in X-Org-ID")
-					return
-				default:
-					// Not the caller's fault, and not a reason to tell them
-					// they are not a member: fail closed, say it is ours.
-					slog.ErrorContext(ctx, "resolve active org", "org", orgID, "err", err)
-					writeGraphQLError(w, http.StatusServiceUnavailable, apperr.Internal, "internal error; retry shortly")
-					return
-				}
-				s.activeOrgID = orgID
-			} else if defaultOrg.Valid {
-				s.activeOrgID = defaultOrg.Int64
+			status, code, msg := s.admitActiveOrg(ctx, req.Header.Get("X-Org-ID"))
+			if status != 0 {
+				writeGraphQLError(w, status, code, msg)
+				return
 			}
 		}
 		next.ServeHTTP(w, req.WithContext(context.WithValue(ctx, sessionKey{}, s)))
 	})
+}
+
+// admitActiveOrg checks the token's session and makes the scope of the org
+// the request acts in: X-Org-ID, else the user's default org. The common
+// case, a live session and an active member naming their org, takes one
+// statement; every other case falls back to the session check alone, which
+// also tells a revoked token (as unauthenticated) from a non-member
+// (FORBIDDEN). A non-zero status is the response to send instead.
+func (s *session) admitActiveOrg(ctx context.Context, header string) (status int, code, msg string) {
+	orgID, malformed := int64(0), false
+	if header != "" {
+		var err error
+		orgID, err = ids.Decode(ids.Org, header)
+		malformed = err != nil
+		if !malformed {
+			m, org, err := db.SessionMembershipOf(ctx, s.r.DB, s.sessionID, orgID, s.userID)
+			switch {
+			case err == nil && m.Active():
+				s.mu.Lock()
+				_, err = s.admit(ctx, orgID, m, org)
+				s.mu.Unlock()
+				if err != nil {
+					slog.ErrorContext(ctx, "resolve active org", "org", orgID, "err", err)
+					return http.StatusServiceUnavailable, apperr.Internal, "internal error; retry shortly"
+				}
+				s.activeOrgID = orgID
+				return 0, "", ""
+			case err != nil && !errors.Is(err, db.ErrNotFound):
+				slog.ErrorContext(ctx, "check session and membership", "org", orgID, "err", err)
+				return http.StatusServiceUnavailable, apperr.Internal, "internal error; retry shortly"
+			}
+		}
+	}
+	// The token's session must be live: checked on every request, no cache,
+	// so a logout is in force at once on every instance. The same statement
+	// reads the default org.
+	defaultOrg, err := db.SessionDefaultOrg(ctx, s.r.DB, s.sessionID, s.userID)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		s.userID, s.sessionID = 0, ""
+		s.authErr = auth.ErrTokenInvalid // revoked or expired: as unauthenticated
+		return 0, "", ""
+	case err != nil:
+		slog.ErrorContext(ctx, "check session", "err", err)
+		return http.StatusServiceUnavailable, apperr.Internal, "internal error; retry shortly"
+	}
+	if header == "" {
+		if defaultOrg.Valid {
+			s.activeOrgID = defaultOrg.Int64
+		}
+		return 0, "", ""
+	}
+	if malformed {
+		return http.StatusForbidden, apperr.Forbidden, "you are not an active member of the org in X-Org-ID"
+	}
+	switch _, err := s.scope(ctx, orgID); {
+	case err == nil:
+	case errors.Is(err, errNotMember):
+		return http.StatusForbidden, apperr.Forbidden, "you are not an active member of the org in X-Org-ID"
+	default:
+		// Not the caller's fault, and not a reason to tell them they are
+		// not a member: fail closed, say it is ours.
+		slog.ErrorContext(ctx, "resolve active org", "org", orgID, "err", err)
+		return http.StatusServiceUnavailable, apperr.Internal, "internal error; retry shortly"
+	}
+	s.activeOrgID = orgID
+	return 0, "", ""
 }
 
 // requireUser returns the signed-in user's id or UNAUTHENTICATED.
@@ -168,6 +205,12 @@ func (s *session) scope(ctx context.Context, orgID int64) (*scope, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.admit(ctx, orgID, m, org)
+}
+
+// admit makes the scope of an active member from their membership, with the
+// org's access state at the version read with it. The caller holds s.mu.
+func (s *session) admit(ctx context.Context, orgID int64, m *db.Member, org *db.Org) (*scope, error) {
 	snap, ix, err := s.r.Engine.StateAt(ctx, orgID, org.SecurityVersion)
 	if err != nil {
 		return nil, err
