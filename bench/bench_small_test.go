@@ -64,6 +64,16 @@ func TestBenchSmall(t *testing.T) {
 			t.Errorf("Q5 %s: throughput_rps = %v", v, st["throughput_rps"])
 		}
 	}
+	refs, _ := rep["q5_reference"].([]any)
+	if len(refs) != len(q5References) {
+		t.Errorf("Q5 reference: %d rows, want %d", len(refs), len(q5References))
+	}
+	for _, r := range refs {
+		st, _ := r.(map[string]any)
+		if x, _ := st["throughput_rps"].(float64); x <= 0 || st["errors"] != 0.0 {
+			t.Errorf("Q5 reference %v: throughput_rps %v, errors %v", st["request"], st["throughput_rps"], st["errors"])
+		}
+	}
 	q6, _ := rep["q6"].(map[string]any)
 	for _, k := range []string{"moveRole", "updateMember(role)", "createSharingRule", "shareRecords", "updateGroup(nested)"} {
 		st, _ := q6[k].(map[string]any)
@@ -75,7 +85,7 @@ func TestBenchSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| Q1 | leaf |", "## Q5", "## Q6", "## Q7", "EXPLAIN (ANALYZE, BUFFERS): Q1 leaf"} {
+	for _, want := range []string{"| Q1 | leaf |", "## Q5", "Reference: the same clients", "## Q6", "## Q7", "EXPLAIN (ANALYZE, BUFFERS): Q1 leaf"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("T.md lacks %q", want)
 		}

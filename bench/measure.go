@@ -278,50 +278,22 @@ func latStatOf(s, base *samples) *latStat {
 }
 
 // throughput (Q5): Q1 and Q2 alternately from Q5Clients concurrent clients
-// for Q5Duration, per viewer, the administrator first.
+// for Q5Duration, per viewer, the administrator first; then the same clients
+// with requests that read no records (the reference rows).
 func (e *env) throughput(ctx context.Context, rep *report) error {
 	s := e.spec
 	var admin *tputStat
 	for _, v := range e.viewers {
 		e.logf("Q5 %-5s: %d clients for %s ...", v.Name, s.Q5Clients, s.Q5Duration)
-		all := &samples{}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		start := time.Now()
-		deadline := start.Add(s.Q5Duration)
-		for c := 0; c < s.Q5Clients; c++ {
-			wg.Add(1)
-			go func(c int) {
-				defer wg.Done()
-				local := &samples{}
-				for i := c; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
-					body := q1Req
-					if i%2 == 1 {
-						body = q2Req
-					}
-					resp, err := e.client.do(ctx, e.a.url, v.Token, e.orgID, body)
-					if err == nil {
-						err = resp.err()
-					}
-					if err != nil {
-						local.fail(err)
-						continue
-					}
-					local.add(resp.Latency)
-				}
-				mu.Lock()
-				all.merge(local)
-				mu.Unlock()
-			}(c)
-		}
-		wg.Wait()
-		if err := ctx.Err(); err != nil {
+		st, first, err := e.concurrently(ctx, v.Token, s.Q5Duration, func(i int) gqlReq {
+			if i%2 == 1 {
+				return q2Req
+			}
+			return q1Req
+		})
+		if err != nil {
 			return err
 		}
-		secs := time.Since(start).Seconds()
-		st := &tputStat{Clients: s.Q5Clients, Seconds: round3(secs), Requests: len(all.lat) + all.errors,
-			ThroughputRPS: round3(float64(len(all.lat)) / secs), Errors: all.errors,
-			P50: round3(quantile(all.lat, 0.5)), P99: round3(quantile(all.lat, 0.99))}
 		if admin == nil {
 			admin = st
 		}
@@ -329,13 +301,80 @@ func (e *env) throughput(ctx context.Context, rep *report) error {
 		st.RatioP50, st.RatioP99 = ratio(st.P50, admin.P50), ratio(st.P99, admin.P99)
 		rep.Q5[v.Name] = st
 		rep.Errors += st.Errors
-		for _, m := range all.first {
+		for _, m := range first {
 			rep.note("Q5 %s: %s", v.Name, m)
 		}
 		e.logf("Q5 %-5s: %.0f req/s (x admin %.2f), p50 %.2f ms, p99 %.2f ms, errors %d", v.Name, st.ThroughputRPS,
 			st.RatioRPS, st.P50, st.P99, st.Errors)
 	}
+	// What the same clients get from requests that need almost nothing of
+	// the server: the ceiling this machine and stack put on Q5.
+	leaf, dur := e.viewer("leaf"), min(s.Q5Duration, 10*time.Second)
+	for _, ref := range q5References {
+		st, first, err := e.concurrently(ctx, leaf.Token, dur, func(int) gqlReq { return ref.req })
+		if err != nil {
+			return err
+		}
+		st.Request = ref.name
+		rep.Q5Reference = append(rep.Q5Reference, st)
+		rep.Errors += st.Errors
+		for _, m := range first {
+			rep.note("Q5 reference %s: %s", ref.name, m)
+		}
+		e.logf("Q5 reference %s: %.0f req/s, p50 %.2f ms, errors %d", ref.name, st.ThroughputRPS, st.P50, st.Errors)
+	}
 	return nil
+}
+
+// q5References are requests of the leaf that read no deals, or one: what
+// they reach is what authentication, the org's scope, HTTP and GraphQL
+// execution alone allow on this machine.
+var q5References = []struct {
+	name string
+	req  gqlReq
+}{
+	{"{ __typename } (session check, membership and access state only)", newReq(`query Ref { __typename }`, nil)},
+	{"deals(first: 1) { edges { node { id } } }", newReq(`query Ref1 { deals(first: 1) { edges { node { id } } } }`, nil)},
+}
+
+// concurrently sends body(i) from Q5Clients clients to instance A for d and
+// returns the throughput, the latencies and the first errors.
+func (e *env) concurrently(ctx context.Context, token string, d time.Duration, body func(i int) gqlReq) (*tputStat, []string, error) {
+	clients := e.spec.Q5Clients
+	all := &samples{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			local := &samples{}
+			for i := c; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+				resp, err := e.client.do(ctx, e.a.url, token, e.orgID, body(i))
+				if err == nil {
+					err = resp.err()
+				}
+				if err != nil {
+					local.fail(err)
+					continue
+				}
+				local.add(resp.Latency)
+			}
+			mu.Lock()
+			all.merge(local)
+			mu.Unlock()
+		}(c)
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	secs := time.Since(start).Seconds()
+	return &tputStat{Clients: clients, Seconds: round3(secs), Requests: len(all.lat) + all.errors,
+		ThroughputRPS: round3(float64(len(all.lat)) / secs), Errors: all.errors,
+		P50: round3(quantile(all.lat, 0.5)), P99: round3(quantile(all.lat, 0.99))}, all.first, nil
 }
 
 // memory (Q7): the warm index's size and the process's resident memory.

@@ -31,8 +31,9 @@ type latStat struct {
 	RatioCPUP50 float64 `json:"ratio_go_cpu_p50"`
 }
 
-// tputStat is Q5 for one viewer.
+// tputStat is Q5 for one viewer, or one reference request.
 type tputStat struct {
+	Request       string  `json:"request,omitempty"` // reference rows only
 	Clients       int     `json:"clients"`
 	Seconds       float64 `json:"seconds"`
 	Requests      int     `json:"requests"`
@@ -136,7 +137,10 @@ type report struct {
 	Viewers map[string]viewerInfo          `json:"viewers"`
 	Queries map[string]map[string]*latStat `json:"queries"` // Q1..Q4 -> viewer
 	Q5      map[string]*tputStat           `json:"q5"`
-	Q6      map[string]*changeStat         `json:"q6"`
+	// Q5Reference: the same clients with requests that read (almost) no
+	// records, the ceiling the rest of the stack puts on Q5.
+	Q5Reference []*tputStat            `json:"q5_reference"`
+	Q6          map[string]*changeStat `json:"q6"`
 
 	ThroughputRPS        float64 `json:"throughput_rps"` // Q5: the lowest of the secured viewers
 	Errors               int     `json:"errors"`         // every failed or wrong response of the run
@@ -320,6 +324,13 @@ func (r *report) markdown() string {
 			p("| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %d |\n", v, st.Clients, st.Seconds, st.ThroughputRPS, st.RatioRPS,
 				st.P50, st.P99, st.RatioP50, st.RatioP99, st.Errors)
 		}
+	}
+
+	p("\nReference: the same clients, as the leaf, with requests that read no deals or one. Authentication, the org's scope, " +
+		"HTTP and GraphQL execution alone reach this much on this machine, so it bounds Q5 from above.\n\n")
+	p("| request | clients | seconds | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|\n")
+	for _, st := range r.Q5Reference {
+		p("| `%s` | %d | %.0f | %.0f | %.2f | %.2f | %d |\n", st.Request, st.Clients, st.Seconds, st.ThroughputRPS, st.P50, st.P99, st.Errors)
 	}
 
 	p("\n## Q6 access change on A until B shows it\n\n")
