@@ -300,13 +300,14 @@ func (m *metrics) observe(ctx context.Context, next graphql.ResponseHandler) *gr
 // registerCacheMetrics exposes the access-state cache's counters.
 func registerCacheMetrics(reg *prometheus.Registry, st *cache.Stats) {
 	for name, c := range map[string]*atomic.Int64{
-		"warden_access_state_redis_hits_total":   &st.RedisHits,
-		"warden_access_state_redis_misses_total": &st.RedisMisses,
-		"warden_access_state_redis_errors_total": &st.RedisErrors,
-		"warden_access_state_redis_stale_total":  &st.RedisStale,
-		"warden_access_state_visible_hits_total": &st.VisibleHits,
-		"warden_access_state_builds_total":       &st.Builds,
-		"warden_access_state_catchups_total":     &st.CatchUps,
+		"warden_access_state_redis_hits_total":       &st.RedisHits,
+		"warden_access_state_redis_misses_total":     &st.RedisMisses,
+		"warden_access_state_redis_errors_total":     &st.RedisErrors,
+		"warden_access_state_redis_stale_total":      &st.RedisStale,
+		"warden_access_state_visible_hits_total":     &st.VisibleHits,
+		"warden_access_state_visible_computed_total": &st.VisibleComputed,
+		"warden_access_state_builds_total":           &st.Builds,
+		"warden_access_state_catchups_total":         &st.CatchUps,
 	} {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name,
 			Help: "Access state cache: " + strings.TrimPrefix(name, "warden_access_state_") + "."},

@@ -42,8 +42,9 @@ type Stats struct {
 	// RedisStale counts copies discarded because the database does not
 	// know the history they were taken from.
 	RedisStale atomic.Int64
-	// VisibleHits counts visible sets reused rather than computed.
-	VisibleHits atomic.Int64
+	// VisibleHits counts visible sets reused rather than computed;
+	// VisibleComputed those computed.
+	VisibleHits, VisibleComputed atomic.Int64
 	// OrgReloads counts catch-ups that read org data again (org-level
 	// changes); FullReloads those of them that read all of it.
 	OrgReloads, FullReloads atomic.Int64

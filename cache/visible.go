@@ -44,6 +44,7 @@ func (e *Engine) VisibleSet(orgID int64, snap *access.Snapshot, ix *access.Index
 	c := &e.state(orgID).visible
 	key := visibleKey{member, m}
 	set := snap.VisibleSet(ix, member, m)
+	e.Stats.VisibleComputed.Add(1)
 	if ix.Version() != version {
 		return set // the index moved on meanwhile: the set is right, its version is not known
 	}

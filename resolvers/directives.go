@@ -67,11 +67,21 @@ func recordVisible(ctx context.Context, obj any, next graphql.Resolver, module m
 	return res, nil
 }
 
-// visibleScope is the scope @recordVisible decided for this field.
-func visibleScope(ctx context.Context, m access.Module) (*scope, db.Visible, error) {
+// recordScope is the scope @recordVisible decided for this field.
+func recordScope(ctx context.Context, m access.Module) (*scope, error) {
 	sc, ok := ctx.Value(visibilityKeyOf(m)).(*scope)
 	if !ok {
-		return nil, db.Visible{}, fmt.Errorf("record field of %s resolved without @recordVisible", m)
+		return nil, fmt.Errorf("record field of %s resolved without @recordVisible", m)
+	}
+	return sc, nil
+}
+
+// visibleScope is recordScope with the viewer's visible set of m, for a
+// field that lists records.
+func visibleScope(ctx context.Context, m access.Module) (*scope, db.Visible, error) {
+	sc, err := recordScope(ctx, m)
+	if err != nil {
+		return nil, db.Visible{}, err
 	}
 	return sc, sc.dbVisible(m), nil
 }

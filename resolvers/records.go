@@ -158,7 +158,9 @@ func (p *page) pageInfo() *model.PageInfo {
 // getRecord serves a lookup by id: null when the id is malformed, of another
 // type or org, missing, or not visible — one answer for all of them.
 func (r *Resolver) getRecord(ctx context.Context, m access.Module, id string) (records.Record, error) {
-	sc, _, err := visibleScope(ctx, m)
+	// One record is checked from its own facts (scope.recordVisible): a
+	// manager's whole visible set is not worked out for it.
+	sc, err := recordScope(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +170,11 @@ func (r *Resolver) getRecord(ctx context.Context, m access.Module, id string) (r
 	key, err := ids.Decode(records.MetaOf(m).IDKind, id)
 	if err != nil || !sc.recordVisible(m, key) {
 		return nil, nil
+	}
+	// The lookup knows its one key: it reads it now rather than wait out the
+	// loader's gathering of keys that do not come.
+	if err := sc.loaders.PrefetchRecords(ctx, m, []int64{key}); err != nil {
+		return nil, err
 	}
 	return sc.loaders.Record(ctx, m, key)
 }
