@@ -782,6 +782,53 @@ func TestServedVersionDoesNotWaitForACatchUp(t *testing.T) {
 	f.agree(map[string]*cache.Engine{"caught up": eng})
 }
 
+// TestNotificationCatchesUpUnasked: an instance told of a change through
+// Redis replays the change log before any request of its own asks for it,
+// so the first request after the change finds it served.
+func TestNotificationCatchesUpUnasked(t *testing.T) {
+	f := newEngineFixture(t)
+	newEngine := sharedEngines(t, f.conn)
+	if newEngine == nil {
+		t.Skip("no Redis")
+	}
+	writer, listener := newEngine(), newEngine()
+	for _, e := range []*cache.Engine{writer, listener} {
+		if _, _, err := e.State(f.ctx, f.org); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	go listener.Listen(ctx)
+
+	f.tx(func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(f.ctx, `UPDATE members SET role_id = $1 WHERE id = $2`, f.rOther, f.rep); err != nil {
+			return err
+		}
+		return db.LogSecurityChange(f.ctx, tx, f.org, db.ChangeOrg, db.OrgChange{Action: "member.update", TargetType: "member", TargetID: f.rep})
+	})
+	after, err := db.CurrentVersion(f.ctx, f.conn, f.org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The subscription starts in the background: notify until it is heard.
+	waitFor(t, "the listener to catch up", func() bool {
+		writer.Notify(f.org)
+		time.Sleep(5 * time.Millisecond)
+		return listener.Stats.CatchUps.Load() > 0
+	})
+	// Version 0 is served by whatever state is published: no catch-up here.
+	snap, ix, err := listener.StateAt(f.ctx, f.org, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ix.Version() != after || snap.IsSuperior(f.mgr, f.rep) {
+		t.Fatalf("after the notification the listener serves version %d (the org is at %d), manager above the moved rep: %v",
+			ix.Version(), after, snap.IsSuperior(f.mgr, f.rep))
+	}
+	f.agree(map[string]*cache.Engine{"listener": listener})
+}
+
 // waitFor polls cond for up to 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -196,7 +196,7 @@ func (e *Engine) Listen(ctx context.Context) {
 			if err != nil || !e.loaded(orgID) {
 				continue
 			}
-			if _, _, err := e.State(ctx, orgID); err != nil {
+			if err := e.catchUpNow(ctx, orgID); err != nil {
 				slog.Debug("background catch-up", "org", orgID, "err", err)
 			}
 		}
@@ -206,6 +206,19 @@ func (e *Engine) Listen(ctx context.Context) {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// catchUpNow replays the org's change log, told there is more of it. It
+// asks for a version past the one it holds rather than reading the org's
+// current version first: that round trip would only delay the catch-up
+// that the next request for the org may be waiting for.
+func (e *Engine) catchUpNow(ctx context.Context, orgID int64) error {
+	p := e.state(orgID).current.Load()
+	if p == nil {
+		return nil
+	}
+	_, _, err := e.StateAt(ctx, orgID, p.version+1)
+	return err
 }
 
 func (e *Engine) loaded(orgID int64) bool {
