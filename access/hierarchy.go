@@ -2,6 +2,7 @@ package access
 
 import (
 	"encoding/binary"
+	"runtime"
 	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -61,7 +62,6 @@ func (ix *Index) BindHierarchy(snap *Snapshot) {
 	}
 	plan := ix.planLayer(snap, old)
 	ix.mu.RUnlock()
-
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.hier != old || ix.ownedWrites != writes {
@@ -173,10 +173,21 @@ func (ix *Index) fill(h *hierLayer, nodes []int32) {
 			}
 			if len(bms) > 0 {
 				h.aggs[mi][h.aggNode[node]] = union(bms)
+				yieldToRequests()
 			}
 		}
 	}
 }
+
+// yieldToRequests lets other goroutines run between the unions of a layer's
+// planning, which runs in the background, CPU-bound, for milliseconds: Go
+// preempts a running goroutine only after 10 ms, and the requests waiting
+// for the change the rebind follows would otherwise queue behind it. The
+// planning holds the index's read lock, which readers share; apply, under
+// the write lock, does not yield. (A plan redone under the write lock after
+// a concurrent record write yields too: the readers it holds up wait either
+// way, and the rest of the process may run.)
+func yieldToRequests() { runtime.Gosched() }
 
 // ownedBy is the bitmap of module mi's records the member owns; nil when none.
 func (ix *Index) ownedBy(mi int, member int64) *roaring.Bitmap {
@@ -336,6 +347,7 @@ func (ix *Index) rebind(p *layerPlan, old *hierLayer) {
 			}
 			if len(bms) > 0 {
 				p.moves = append(p.moves, aggMove{mi: mi, records: union(bms), leave: g.leave, enter: g.enter})
+				yieldToRequests()
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -360,10 +361,18 @@ func (st *orgState) publish(snap *access.Snapshot, ix *access.Index, data access
 func (st *orgState) bindHierarchy() {
 	st.binding.Lock()
 	defer st.binding.Unlock()
+	rebindSlots <- struct{}{}
+	defer func() { <-rebindSlots }()
 	if p := st.current.Load(); p != nil {
 		p.index.BindHierarchy(p.snap)
 	}
 }
+
+// rebindSlots bounds the hierarchy rebinds running at once in the process,
+// over every org and engine, to half its CPUs (at least one): a rebind is
+// milliseconds of CPU-bound work, and the requests waiting for the change
+// it follows must find a CPU free rather than queue behind it.
+var rebindSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 
 // recordModule is the module a record change is about.
 func recordModule(c db.Change) access.Module {
