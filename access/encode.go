@@ -332,6 +332,5 @@ func (ix *Index) UnmarshalBinary(data []byte) error {
 	defer ix.mu.Unlock()
 	ix.version, ix.ownerIDs, ix.ownerCode, ix.ruleMod, ix.mods = n.version, n.ownerIDs, n.ownerCode, n.ruleMod, n.mods
 	ix.hier = nil // derived from records: bind again
-	ix.ownedWrites++
 	return nil
 }

@@ -40,13 +40,14 @@ type hierLayer struct {
 // BindHierarchy(nil) drops the layer. The layer is not serialized: bind
 // again after UnmarshalBinary.
 //
-// The expensive part of a new layer (the member walk, the unions of the
-// moved members' records, new aggregates) is worked out under the read
-// lock, so readers (visible sets, facts) are not held up by it; the write
-// lock is taken to apply the prepared moves to the aggregates in place and
-// install the layer. Should a write have reached the owners' bitmaps
-// meanwhile, it is all done again under the write lock. BindHierarchy is
-// safe to call concurrently with anything.
+// A rebind holds the index's read lock throughout: record writes wait for
+// it, readers do not. The expensive part of a new layer (the member walk,
+// the unions of the moved members' records, new aggregates) is worked out
+// first; the prepared moves are then applied to the aggregates in place
+// under hierMu, which only the readers of the layer (VisibleSet) share, so
+// a lookup of a record's facts or a count is not held up by a rebind at
+// all. BindHierarchy is safe to call concurrently with anything; rebinds
+// of one index run one at a time.
 func (ix *Index) BindHierarchy(snap *Snapshot) {
 	if snap == nil {
 		ix.mu.Lock()
@@ -54,20 +55,17 @@ func (ix *Index) BindHierarchy(snap *Snapshot) {
 		ix.mu.Unlock()
 		return
 	}
+	ix.binding.Lock()
+	defer ix.binding.Unlock()
 	ix.mu.RLock()
-	old, writes := ix.hier, ix.ownedWrites
+	defer ix.mu.RUnlock()
+	old := ix.hier
 	if old != nil && old.snap == snap {
-		ix.mu.RUnlock()
 		return
 	}
 	plan := ix.planLayer(snap, old)
-	ix.mu.RUnlock()
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	if ix.hier != old || ix.ownedWrites != writes {
-		old = ix.hier
-		plan = ix.planLayer(snap, old)
-	}
+	ix.hierMu.Lock()
+	defer ix.hierMu.Unlock()
 	if plan == nil {
 		// Same hierarchy: the aggregates stand as they are.
 		old.snap = snap
@@ -92,8 +90,8 @@ type aggMove struct {
 }
 
 // apply makes the moves, in place: the old layer's aggregates taken over
-// change with them, so it runs under the write lock, and the old layer is
-// dropped at the same time. A member's records leave and enter different
+// change with them, so it runs under hierMu, and the old layer is dropped
+// at the same time. A member's records leave and enter different
 // aggregates (a key is on one chain only), and members own disjoint
 // records: the order of the moves does not matter.
 func (p *layerPlan) apply() {
@@ -183,10 +181,8 @@ func (ix *Index) fill(h *hierLayer, nodes []int32) {
 // planning, which runs in the background, CPU-bound, for milliseconds: Go
 // preempts a running goroutine only after 10 ms, and the requests waiting
 // for the change the rebind follows would otherwise queue behind it. The
-// planning holds the index's read lock, which readers share; apply, under
-// the write lock, does not yield. (A plan redone under the write lock after
-// a concurrent record write yields too: the readers it holds up wait either
-// way, and the rest of the process may run.)
+// planning holds the index's read lock, which readers share; apply, which
+// holds up the layer's readers, does not yield.
 func yieldToRequests() { runtime.Gosched() }
 
 // ownedBy is the bitmap of module mi's records the member owns; nil when none.

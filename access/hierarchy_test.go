@@ -3,6 +3,7 @@ package access
 import (
 	"math/rand"
 	"testing"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -159,4 +160,40 @@ func sameSet(a, b map[int64]bool) bool {
 		}
 	}
 	return true
+}
+
+// TestLayerApplyHoldsUpOnlyItsReaders: while a rebind applies its moves to
+// the layer (under hierMu, held here as apply holds it), a record's facts
+// and a module's count are served: they do not read the layer, and a
+// request checking one record must not wait for a role change's rebind.
+func TestLayerApplyHoldsUpOnlyItsReaders(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for trial := 0; trial < 20; trial++ {
+		w, _, ix, ok := boundRoleWorld(t, r)
+		if !ok || len(w.records) == 0 {
+			continue
+		}
+		var ref RecordRef
+		for ref = range w.records {
+			break
+		}
+		ix.hierMu.Lock()
+		served := make(chan bool, 1)
+		go func() {
+			_, known := ix.Facts(ref.Module, ref.ID)
+			_ = ix.Count(ref.Module)
+			served <- known
+		}()
+		select {
+		case known := <-served:
+			if !known {
+				t.Errorf("trial %d: the facts of %s are unknown to the index", trial, ref)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("trial %d: a lookup of %s waited for the layer's apply", trial, ref)
+		}
+		ix.hierMu.Unlock()
+		return
+	}
+	t.Fatal("no trial built a role world with records")
 }

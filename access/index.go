@@ -38,7 +38,9 @@ type IndexedRecord struct {
 // because a copy of a million-record index costs tens of milliseconds and
 // megabytes of garbage per write, which would defeat incremental updates;
 // readers never keep references into the index (VisibleSet returns a fresh
-// bitmap, Facts a copy), so lock hold times stay short. Clone exists for
+// bitmap, Facts a copy), so lock hold times stay short. A rebind of the
+// hierarchy layer (milliseconds) holds the read lock, and only the readers
+// of that layer wait for it (BindHierarchy). Clone exists for
 // building a replacement off to the side (warm-up, bulk catch-up) to swap in.
 //
 // The index knows nothing of roles, groups or rule targets: those live in
@@ -52,9 +54,12 @@ type Index struct {
 	ruleMod   map[int64]int8 // criteria rule id -> module index
 	mods      [numModules]modIndex
 	hier      *hierLayer // optional, see BindHierarchy
-	// ownedWrites counts changes of the owners' bitmaps, so BindHierarchy
-	// knows whether the layer it worked out under the read lock still holds.
-	ownedWrites uint64
+	// hierMu guards hier and its aggregates against a rebind's apply, which
+	// holds mu's read lock only: readers of the layer take both read locks.
+	// A holder of mu's write lock needs neither (no rebind runs meanwhile).
+	hierMu sync.RWMutex
+	// binding runs one BindHierarchy of the index at a time.
+	binding sync.Mutex
 }
 
 type recEntry struct {
@@ -242,7 +247,6 @@ func (ix *Index) codeFor(owner int64) uint32 {
 
 // addOwned and removeOwned keep the owner bitmaps and the hierarchy layer.
 func (ix *Index) addOwned(mi int, code, id uint32) {
-	ix.ownedWrites++
 	ix.mods[mi].addOwned(code, id)
 	if ix.hier != nil {
 		ix.hier.owned(ix, mi, code, id, true)
@@ -250,7 +254,6 @@ func (ix *Index) addOwned(mi int, code, id uint32) {
 }
 
 func (ix *Index) removeOwned(mi int, code, id uint32) {
-	ix.ownedWrites++
 	ix.mods[mi].removeOwned(code, id)
 	if ix.hier != nil {
 		ix.hier.owned(ix, mi, code, id, false)
@@ -692,9 +695,11 @@ func (ix *Index) Clone() *Index {
 	for k, v := range ix.ruleMod {
 		c.ruleMod[k] = v
 	}
+	ix.hierMu.RLock()
 	if ix.hier != nil {
 		c.hier = ix.hier.clone()
 	}
+	ix.hierMu.RUnlock()
 	for i := range ix.mods {
 		s, d := &ix.mods[i], &c.mods[i]
 		d.all = s.all.Clone()
@@ -733,9 +738,11 @@ func (ix *Index) SizeBytes() uint64 {
 	const mapEntry = 16 // swiss-table slot overhead, roughly
 	n := uint64(len(ix.ownerIDs))*(8+8+mapEntry) + uint64(len(ix.ruleMod))*(9+mapEntry)
 	sum := func(b *roaring.Bitmap) uint64 { return b.GetSizeInBytes() + 48 }
+	ix.hierMu.RLock()
 	if ix.hier != nil {
 		n += ix.hier.sizeBytes()
 	}
+	ix.hierMu.RUnlock()
 	for i := range ix.mods {
 		md := &ix.mods[i]
 		n += sum(md.all)

@@ -73,6 +73,8 @@ func (s *Snapshot) VisibleSet(ix *Index, viewer int64, m Module) VisibleSet {
 
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	ix.hierMu.RLock()
+	defer ix.hierMu.RUnlock()
 	md := &ix.mods[mi]
 	bms := make([]*roaring.Bitmap, 0, 16)
 
