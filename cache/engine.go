@@ -225,7 +225,7 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 	data := st.data
 	touched := db.TouchedBy(changes)
 	if touched.Any() {
-		if changes, touched, data, err = e.reload(ctx, orgID, cur.version, data); err != nil {
+		if changes, touched, data, err = e.reload(ctx, orgID, cur.version, changes, touched, data); err != nil {
 			return err
 		}
 		if touched.KeepsPeople() {
@@ -273,28 +273,34 @@ func (e *Engine) catchUp(ctx context.Context, st *orgState, orgID int64) error {
 	return nil
 }
 
-// reload reads the change log after version again, with the org data it
-// touched, in one snapshot transaction: the parts reloaded and the log then
-// end at the same commit, and the parts not reloaded are exactly as in data
-// because no change in the log touched them. A change committed after the
-// first read of the log is thus replayed here too, never half. It returns
-// the log it read, what that touched and the org data.
-func (e *Engine) reload(ctx context.Context, orgID, version int64, data access.OrgData) ([]db.Change, db.Touched, access.OrgData, error) {
+// reload reads the org data the changes touched. First without a
+// transaction, checking afterwards that the org's version is still the
+// log's last (db.ReloadOrgDataAt): then the parts reloaded and the log end
+// at the same commit. When a change came in meanwhile, it reads the log
+// after version again, with the org data it touched, in one snapshot
+// transaction, so that a change committed after the first read of the log
+// is replayed here too, never half. Either way the parts not reloaded are
+// exactly as in data, because no change in the log touched them. It
+// returns the log it read, what that touched and the org data.
+func (e *Engine) reload(ctx context.Context, orgID, version int64, changes []db.Change, touched db.Touched, data access.OrgData) ([]db.Change, db.Touched, access.OrgData, error) {
+	e.Stats.OrgReloads.Add(1)
+	if touched.Parts == db.PartAll {
+		e.Stats.FullReloads.Add(1)
+	}
+	out, ok, err := db.ReloadOrgDataAt(ctx, e.DB, data, &touched)
+	if err != nil || ok {
+		return changes, touched, out, err
+	}
 	tx, err := db.BeginSnapshot(ctx, e.DB)
 	if err != nil {
 		return nil, db.Touched{}, data, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	changes, err := db.ChangesSince(ctx, tx, orgID, version)
-	if err != nil {
+	if changes, err = db.ChangesSince(ctx, tx, orgID, version); err != nil {
 		return nil, db.Touched{}, data, err
 	}
-	touched := db.TouchedBy(changes)
-	e.Stats.OrgReloads.Add(1)
-	if touched.Parts == db.PartAll {
-		e.Stats.FullReloads.Add(1)
-	}
-	out, err := db.ReloadOrgData(ctx, tx, data, &touched)
+	touched = db.TouchedBy(changes)
+	out, err = db.ReloadOrgData(ctx, tx, data, &touched)
 	return changes, touched, out, err
 }
 

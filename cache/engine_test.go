@@ -782,6 +782,81 @@ func TestServedVersionDoesNotWaitForACatchUp(t *testing.T) {
 	f.agree(map[string]*cache.Engine{"caught up": eng})
 }
 
+// TestCatchUpReloadsAgainWhenAChangeCameInMeanwhile: a catch-up reads the
+// parts a change touched without a transaction, then checks that the
+// org's version has not moved. Here a second change commits while the
+// parts are being read (the read waits on a lock the test holds on roles):
+// the catch-up must notice and reload in a snapshot transaction, with the
+// log read again, ending at the second change. (The second change touches
+// profiles, since roles are locked; one that touched the parts being read
+// could have been read half-way, which is why any change sends it there.)
+func TestCatchUpReloadsAgainWhenAChangeCameInMeanwhile(t *testing.T) {
+	f := newEngineFixture(t)
+	eng := cache.NewEngine(f.conn)
+	if _, _, err := eng.State(f.ctx, f.org); err != nil {
+		t.Fatal(err)
+	}
+	f.tx(func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(f.ctx, `UPDATE roles SET name = 'Rep (renamed)' WHERE id = $1`, f.rRep); err != nil {
+			return err
+		}
+		return db.LogSecurityChange(f.ctx, tx, f.org, db.ChangeOrg, db.OrgChange{Action: "role.update", TargetType: "role", TargetID: f.rRep})
+	})
+	first, err := db.CurrentVersion(f.ctx, f.conn, f.org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := f.conn.BeginTxx(f.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Rollback() }()
+	if _, err := lock.ExecContext(f.ctx, `LOCK TABLE roles IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		version int64
+		err     error
+	}
+	caught := make(chan result, 1)
+	go func() {
+		_, ix, err := eng.StateAt(f.ctx, f.org, first)
+		if err != nil {
+			caught <- result{err: err}
+			return
+		}
+		caught <- result{version: ix.Version()}
+	}()
+	waitFor(t, "the catch-up to wait on the roles", func() bool {
+		var n int
+		err := f.conn.GetContext(f.ctx, &n, `SELECT count(*) FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND relation = 'roles'::regclass AND NOT granted`)
+		return err == nil && n > 0
+	})
+	f.tx(func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(f.ctx, `UPDATE profiles SET name = 'Standard (renamed)' WHERE id = $1`, f.std); err != nil {
+			return err
+		}
+		return db.LogSecurityChange(f.ctx, tx, f.org, db.ChangeOrg, db.OrgChange{Action: "profile.update", TargetType: "profile", TargetID: f.std})
+	})
+	second, err := db.CurrentVersion(f.ctx, f.conn, f.org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-caught
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.version != second {
+		t.Fatalf("the catch-up serves version %d; a change committed while it read the parts, so it must end at %d (the first was %d)",
+			r.version, second, first)
+	}
+	f.agree(map[string]*cache.Engine{"caught up": eng})
+}
+
 // TestNotificationCatchesUpUnasked: an instance told of a change through
 // Redis replays the change log before any request of its own asks for it,
 // so the first request after the change finds it served.

@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -127,5 +128,78 @@ func TestSessionMembershipOf(t *testing.T) {
 		case !tc.found && !errors.Is(err, db.ErrNotFound):
 			t.Errorf("%s: err = %v, want ErrNotFound", tc.name, err)
 		}
+	}
+}
+
+// ReloadOrgDataAt reads the parts a change touched without a transaction
+// and keeps them only while the org's version is still the log's last:
+// then they equal a reload in a snapshot transaction; after another change
+// commits, it declines (ok false) and leaves the data as it was.
+func TestReloadOrgDataAt(t *testing.T) {
+	ctx := context.Background()
+	_, conn := dbtest.NewDatabase(t)
+	owner, err := db.CreateUser(ctx, conn, "owner@reload-at.test", "Owner", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := conn.MustBeginTx(ctx, nil)
+	made, err := db.CreateOrg(ctx, tx, owner.Key, "Reload Inc", "UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	org := made.Org.Key
+	data, err := db.LoadOrgData(ctx, conn, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addRole := func(name string) {
+		t.Helper()
+		tx := conn.MustBeginTx(ctx, nil)
+		var id int64
+		if err := tx.GetContext(ctx, &id, `INSERT INTO roles (org_id, name, parent_id) VALUES ($1, $2, $3) RETURNING id`, org, name, made.TopRole.Key); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.LogSecurityChange(ctx, tx, org, db.ChangeOrg, db.OrgChange{Action: "role.create", TargetType: "role", TargetID: id}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addRole("Sales")
+	changes, err := db.ChangesSince(ctx, conn, org, data.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	touched := db.TouchedBy(changes)
+
+	got, ok, err := db.ReloadOrgDataAt(ctx, conn, data, &touched)
+	if err != nil || !ok {
+		t.Fatalf("nothing changed since the log was read: ok %v, err %v; want the reload", ok, err)
+	}
+	snap, err := db.BeginSnapshot(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := db.ReloadOrgData(ctx, snap, data, &touched)
+	_ = snap.Rollback()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) || len(got.Roles) != len(data.Roles)+1 {
+		t.Errorf("reloaded without a transaction: %d roles at version %d; in one: %d roles at version %d (was %d roles)",
+			len(got.Roles), got.Version, len(want.Roles), want.Version, len(data.Roles))
+	}
+
+	addRole("Support") // commits after the log above was read
+	got, ok, err = db.ReloadOrgDataAt(ctx, conn, data, &touched)
+	if err != nil || ok {
+		t.Fatalf("a change committed after the log was read: ok %v, err %v; want it declined", ok, err)
+	}
+	if !reflect.DeepEqual(got, data) {
+		t.Error("a declined reload changed the data it was given")
 	}
 }

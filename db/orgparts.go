@@ -132,9 +132,33 @@ func (t *Touched) KeepsPeople() bool {
 // snapshot transaction whose change log ends with the changes t saw; the
 // rest is shared with data, which is not modified.
 func ReloadOrgData(ctx context.Context, tx *sqlx.Tx, data access.OrgData, t *Touched) (access.OrgData, error) {
+	return reloadOrgData(ctx, tx, data, t)
+}
+
+// ReloadOrgDataAt is ReloadOrgData without a transaction, for a change log
+// read that ended at t.Version: each part is read by a statement of its
+// own, then the org's security version. Every change of the parts commits
+// with a bump of that version, and the bumps of an org commit one after
+// the other; so if it is still t.Version, nothing committed since the log
+// was read, and the parts are exactly as of t.Version. ok is false
+// otherwise (a change came in meanwhile): the caller reloads in a snapshot
+// transaction. It saves the transaction's round trips (begin, the log
+// again, the end) in the common case of nothing else changing at once.
+func ReloadOrgDataAt(ctx context.Context, q sqlx.QueryerContext, data access.OrgData, t *Touched) (out access.OrgData, ok bool, err error) {
+	if out, err = reloadOrgData(ctx, q, data, t); err != nil {
+		return data, false, err
+	}
+	now, err := CurrentVersion(ctx, q, data.OrgID)
+	if err != nil || now != t.Version {
+		return data, false, err
+	}
+	return out, true, nil
+}
+
+func reloadOrgData(ctx context.Context, q sqlx.QueryerContext, data access.OrgData, t *Touched) (access.OrgData, error) {
 	out := data
 	out.Version = t.Version // the log and the parts end at the same commit
-	if err := loadOrgParts(ctx, tx, &out, t.Parts); err != nil {
+	if err := loadOrgParts(ctx, q, &out, t.Parts); err != nil {
 		return data, err
 	}
 	if t.Parts&PartMembers != 0 || len(t.Members) == 0 {
@@ -143,7 +167,7 @@ func ReloadOrgData(ctx context.Context, tx *sqlx.Tx, data access.OrgData, t *Tou
 	ids := slices.Clone(t.Members)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	fresh, err := loadMembers(ctx, tx, out.OrgID, ids)
+	fresh, err := loadMembers(ctx, q, out.OrgID, ids)
 	if err != nil {
 		return data, err
 	}

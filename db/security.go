@@ -142,7 +142,7 @@ func LoadOrgDataTx(ctx context.Context, tx *sqlx.Tx, orgID int64) (access.OrgDat
 
 // loadOrgParts reads the parts of an org's access data named into out,
 // leaving the others as they are. The version is read with the settings.
-func loadOrgParts(ctx context.Context, tx *sqlx.Tx, out *access.OrgData, parts OrgParts) error {
+func loadOrgParts(ctx context.Context, tx sqlx.QueryerContext, out *access.OrgData, parts OrgParts) error {
 	orgID := out.OrgID
 	var err error
 	if parts&PartSettings != 0 {
