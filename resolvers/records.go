@@ -172,11 +172,20 @@ func (r *Resolver) getRecord(ctx context.Context, m access.Module, id string) (r
 		return nil, nil
 	}
 	// The lookup knows its one key: it reads it now rather than wait out the
-	// loader's gathering of keys that do not come.
+	// loader's gathering of keys that do not come. So do the related
+	// members and records it selects, as a page does for its rows.
 	if err := sc.loaders.PrefetchRecords(ctx, m, []int64{key}); err != nil {
 		return nil, err
 	}
-	return sc.loaders.Record(ctx, m, key)
+	rec, err := sc.loaders.Record(ctx, m, key)
+	if err != nil || rec == nil || isNilRecord(rec) {
+		return rec, err
+	}
+	want := map[string]bool{}
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		want[f.Name] = true
+	}
+	return rec, prefetchRelated(ctx, sc, []records.Record{rec}, want)
 }
 
 // relatedRecord loads a record a field refers to, in the referring record's
