@@ -725,14 +725,8 @@ func TestServedVersionDoesNotWaitForACatchUp(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	lock, err := f.conn.BeginTxx(f.ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = lock.Rollback() }()
-	if _, err := lock.ExecContext(f.ctx, `LOCK TABLE security_changes IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	release := f.lockTable("security_changes")
+	defer release()
 	type result struct {
 		snap *access.Snapshot
 		err  error
@@ -742,12 +736,7 @@ func TestServedVersionDoesNotWaitForACatchUp(t *testing.T) {
 		snap, _, err := eng.StateAt(f.ctx, f.org, after)
 		stuck <- result{snap, err}
 	}()
-	waitFor(t, "the catch-up to wait on the lock", func() bool {
-		var n int
-		err := f.conn.GetContext(f.ctx, &n, `SELECT count(*) FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database())
-			AND relation = 'security_changes'::regclass AND NOT granted`)
-		return err == nil && n > 0
-	})
+	f.waitForLockWaiter("security_changes")
 
 	served := make(chan result, 1)
 	go func() {
@@ -768,9 +757,7 @@ func TestServedVersionDoesNotWaitForACatchUp(t *testing.T) {
 	default:
 	}
 
-	if err := lock.Rollback(); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	r := <-stuck
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -806,14 +793,8 @@ func TestCatchUpReloadsAgainWhenAChangeCameInMeanwhile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lock, err := f.conn.BeginTxx(f.ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = lock.Rollback() }()
-	if _, err := lock.ExecContext(f.ctx, `LOCK TABLE roles IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	release := f.lockTable("roles")
+	defer release()
 	type result struct {
 		version int64
 		err     error
@@ -827,12 +808,7 @@ func TestCatchUpReloadsAgainWhenAChangeCameInMeanwhile(t *testing.T) {
 		}
 		caught <- result{version: ix.Version()}
 	}()
-	waitFor(t, "the catch-up to wait on the roles", func() bool {
-		var n int
-		err := f.conn.GetContext(f.ctx, &n, `SELECT count(*) FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database())
-			AND relation = 'roles'::regclass AND NOT granted`)
-		return err == nil && n > 0
-	})
+	f.waitForLockWaiter("roles")
 	f.tx(func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(f.ctx, `UPDATE profiles SET name = 'Standard (renamed)' WHERE id = $1`, f.std); err != nil {
 			return err
@@ -843,9 +819,7 @@ func TestCatchUpReloadsAgainWhenAChangeCameInMeanwhile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := lock.Rollback(); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	r := <-caught
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -904,6 +878,33 @@ func TestNotificationCatchesUpUnasked(t *testing.T) {
 		t.Fatal("after the notification the listener still has the manager above the moved rep")
 	}
 	f.agree(map[string]*cache.Engine{"listener": listener})
+}
+
+// lockTable holds an ACCESS EXCLUSIVE lock on table, so that the engine's
+// next statement on it waits, until release is called (again: no-op).
+func (f *engineFixture) lockTable(table string) (release func()) {
+	f.t.Helper()
+	lock, err := f.conn.BeginTxx(f.ctx, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := lock.ExecContext(f.ctx, `LOCK TABLE `+table+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+		_ = lock.Rollback()
+		f.t.Fatal(err)
+	}
+	return func() { _ = lock.Rollback() }
+}
+
+// waitForLockWaiter waits until a statement of this database queues for a
+// lock on table.
+func (f *engineFixture) waitForLockWaiter(table string) {
+	f.t.Helper()
+	waitFor(f.t, "a statement to wait on "+table, func() bool {
+		var n int
+		err := f.conn.GetContext(f.ctx, &n, `SELECT count(*) FROM pg_locks WHERE database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND relation = $1::regclass AND NOT granted`, table)
+		return err == nil && n > 0
+	})
 }
 
 // waitFor polls cond for up to 10 s.

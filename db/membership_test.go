@@ -7,28 +7,42 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"warden/db"
 	"warden/db/dbtest"
 )
+
+// newOrg makes a fresh database with an org in the time zone, its owner,
+// and a user who is not a member.
+func newOrg(t *testing.T, timeZone string) (conn *sqlx.DB, owner, stranger *db.User, made *db.NewOrg) {
+	t.Helper()
+	ctx := context.Background()
+	_, conn = dbtest.NewDatabase(t)
+	var err error
+	if owner, err = db.CreateUser(ctx, conn, "owner@membership.test", "Owner", ""); err != nil {
+		t.Fatal(err)
+	}
+	if stranger, err = db.CreateUser(ctx, conn, "stranger@membership.test", "Stranger", ""); err != nil {
+		t.Fatal(err)
+	}
+	tx := conn.MustBeginTx(ctx, nil)
+	defer func() { _ = tx.Rollback() }()
+	if made, err = db.CreateOrg(ctx, tx, owner.Key, "Members Inc", timeZone); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return conn, owner, stranger, made
+}
 
 // MembershipOf is what every request starts from: the member, the org and
 // the version its access state must reach, or ErrNotFound.
 func TestMembershipOf(t *testing.T) {
 	ctx := context.Background()
-	_, conn := dbtest.NewDatabase(t)
-	owner, err := db.CreateUser(ctx, conn, "owner@membership.test", "Owner", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stranger, err := db.CreateUser(ctx, conn, "stranger@membership.test", "Stranger", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, owner, stranger, made := newOrg(t, "Europe/Berlin")
 	tx := conn.MustBeginTx(ctx, nil)
-	made, err := db.CreateOrg(ctx, tx, owner.Key, "Members Inc", "Europe/Berlin")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := db.LogSecurityChange(ctx, tx, made.Org.Key, db.ChangeOrg, db.OrgChange{Action: "role.update", TargetType: "role", TargetID: made.TopRole.Key}); err != nil {
 		t.Fatal(err)
 	}
@@ -70,23 +84,7 @@ func TestMembershipOf(t *testing.T) {
 // membership, exactly as SessionDefaultOrg refuses it.
 func TestSessionMembershipOf(t *testing.T) {
 	ctx := context.Background()
-	_, conn := dbtest.NewDatabase(t)
-	owner, err := db.CreateUser(ctx, conn, "owner@session-membership.test", "Owner", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stranger, err := db.CreateUser(ctx, conn, "stranger@session-membership.test", "Stranger", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx := conn.MustBeginTx(ctx, nil)
-	made, err := db.CreateOrg(ctx, tx, owner.Key, "Sessions Inc", "UTC")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	conn, owner, stranger, made := newOrg(t, "UTC")
 	now := time.Now()
 	for _, s := range []db.Session{
 		{ID: "live", UserID: owner.Key, ExpiresAt: now.Add(time.Hour)},
@@ -137,19 +135,7 @@ func TestSessionMembershipOf(t *testing.T) {
 // commits, it declines (ok false) and leaves the data as it was.
 func TestReloadOrgDataAt(t *testing.T) {
 	ctx := context.Background()
-	_, conn := dbtest.NewDatabase(t)
-	owner, err := db.CreateUser(ctx, conn, "owner@reload-at.test", "Owner", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx := conn.MustBeginTx(ctx, nil)
-	made, err := db.CreateOrg(ctx, tx, owner.Key, "Reload Inc", "UTC")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	conn, _, _, made := newOrg(t, "UTC")
 	org := made.Org.Key
 	data, err := db.LoadOrgData(ctx, conn, org)
 	if err != nil {

@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"errors"
+	"maps"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/jmoiron/sqlx"
@@ -181,11 +182,7 @@ func (r *Resolver) getRecord(ctx context.Context, m access.Module, id string) (r
 	if err != nil || rec == nil || isNilRecord(rec) {
 		return rec, err
 	}
-	want := map[string]bool{}
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
-		want[f.Name] = true
-	}
-	return rec, prefetchRelated(ctx, sc, []records.Record{rec}, want)
+	return rec, prefetchRelated(ctx, sc, []records.Record{rec}, fieldNames(graphql.CollectFieldsCtx(ctx, nil)))
 }
 
 // relatedRecord loads a record a field refers to, in the referring record's
@@ -534,6 +531,15 @@ type listSelection struct {
 	cursor bool            // edges.cursor is selected
 }
 
+// fieldNames is the set of the fields' names: what a selection asks for.
+func fieldNames(fields []graphql.CollectedField) map[string]bool {
+	out := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		out[f.Name] = true
+	}
+	return out
+}
+
 // edgesSelection reads the selection of the list being resolved. Fragments
 // count whatever their type condition, so it may over-state, never miss.
 func edgesSelection(ctx context.Context) listSelection {
@@ -552,9 +558,7 @@ func edgesSelection(ctx context.Context) listSelection {
 			case "cursor":
 				out.cursor = true
 			case "node":
-				for _, nf := range graphql.CollectFields(oc, f.Selections, nil) {
-					out.node[nf.Name] = true
-				}
+				maps.Copy(out.node, fieldNames(graphql.CollectFields(oc, f.Selections, nil)))
 			}
 		}
 	}

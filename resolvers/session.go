@@ -72,9 +72,8 @@ func (r *Resolver) SessionMiddleware(next http.Handler) http.Handler {
 		s := &session{r: r, scopes: map[int64]*scope{}, authErr: auth.AuthErrorFrom(ctx)}
 		if id, ok := auth.IdentityFrom(ctx); ok {
 			s.userID, s.sessionID = id.UserID, id.SessionID
-			status, code, msg := s.admitActiveOrg(ctx, req.Header.Get("X-Org-ID"))
-			if status != 0 {
-				writeGraphQLError(w, status, code, msg)
+			if rej := s.admitActiveOrg(ctx, req.Header.Get("X-Org-ID")); rej != nil {
+				writeGraphQLError(w, rej.status, rej.code, rej.msg)
 				return
 			}
 		}
@@ -87,8 +86,8 @@ func (r *Resolver) SessionMiddleware(next http.Handler) http.Handler {
 // case, a live session and an active member naming their org, takes one
 // statement; every other case falls back to the session check alone, which
 // also tells a revoked token (as unauthenticated) from a non-member
-// (FORBIDDEN). A non-zero status is the response to send instead.
-func (s *session) admitActiveOrg(ctx context.Context, header string) (status int, code, msg string) {
+// (FORBIDDEN). A rejection is the response to send instead.
+func (s *session) admitActiveOrg(ctx context.Context, header string) *rejection {
 	orgID, malformed := int64(0), false
 	if header != "" {
 		var err error
@@ -103,13 +102,13 @@ func (s *session) admitActiveOrg(ctx context.Context, header string) (status int
 				s.mu.Unlock()
 				if err != nil {
 					slog.ErrorContext(ctx, "resolve active org", "org", orgID, "err", err)
-					return http.StatusServiceUnavailable, apperr.Internal, "internal error; retry shortly"
+					return rejectUnavailable
 				}
 				s.activeOrgID = orgID
-				return 0, "", ""
+				return nil
 			case err != nil && !errors.Is(err, db.ErrNotFound):
 				slog.ErrorContext(ctx, "check session and membership", "org", orgID, "err", err)
-				return http.StatusServiceUnavailable, apperr.Internal, "internal error; retry shortly"
+				return rejectUnavailable
 			}
 		}
 	}
@@ -121,33 +120,45 @@ func (s *session) admitActiveOrg(ctx context.Context, header string) (status int
 	case errors.Is(err, db.ErrNotFound):
 		s.userID, s.sessionID = 0, ""
 		s.authErr = auth.ErrTokenInvalid // revoked or expired: as unauthenticated
-		return 0, "", ""
+		return nil
 	case err != nil:
 		slog.ErrorContext(ctx, "check session", "err", err)
-		return http.StatusServiceUnavailable, apperr.Internal, "internal error; retry shortly"
+		return rejectUnavailable
 	}
 	if header == "" {
 		if defaultOrg.Valid {
 			s.activeOrgID = defaultOrg.Int64
 		}
-		return 0, "", ""
+		return nil
 	}
 	if malformed {
-		return http.StatusForbidden, apperr.Forbidden, "you are not an active member of the org in X-Org-ID"
+		return rejectNotMember
 	}
 	switch _, err := s.scope(ctx, orgID); {
 	case err == nil:
 	case errors.Is(err, errNotMember):
-		return http.StatusForbidden, apperr.Forbidden, "you are not an active member of the org in X-Org-ID"
+		return rejectNotMember
 	default:
-		// Not the caller's fault, and not a reason to tell them they are
-		// not a member: fail closed, say it is ours.
 		slog.ErrorContext(ctx, "resolve active org", "org", orgID, "err", err)
-		return http.StatusServiceUnavailable, apperr.Internal, "internal error; retry shortly"
+		return rejectUnavailable
 	}
 	s.activeOrgID = orgID
-	return 0, "", ""
+	return nil
 }
+
+// rejection is a response the session middleware sends instead of serving
+// the request.
+type rejection struct {
+	status    int
+	code, msg string
+}
+
+var (
+	// rejectUnavailable: not the caller's fault, and not a reason to tell
+	// them they are not a member: fail closed, say it is ours.
+	rejectUnavailable = &rejection{http.StatusServiceUnavailable, apperr.Internal, "internal error; retry shortly"}
+	rejectNotMember   = &rejection{http.StatusForbidden, apperr.Forbidden, "you are not an active member of the org in X-Org-ID"}
+)
 
 // requireUser returns the signed-in user's id or UNAUTHENTICATED.
 func requireUser(ctx context.Context) (*session, error) {
