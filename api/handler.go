@@ -89,8 +89,10 @@ func NewHandler(d Deps) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(d.Limits.MaxComplexity))
 	srv.Use(depthLimit{max: d.Limits.MaxDepth})
 	srv.Use(selectionLimit{maxFields: d.Limits.MaxFields, maxAliases: d.Limits.MaxAliases})
-	srv.SetErrorPresenter(presenter(d.Production))
+	present := presenter(d.Production)
+	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(apperr.Recover)
+	srv.AroundOperations(answerWhenOver(present))
 	srv.AroundResponses(m.observe)
 
 	mux := http.NewServeMux()

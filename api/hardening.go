@@ -178,3 +178,31 @@ func presenter(production bool) graphql.ErrorPresenterFunc {
 		return out
 	}
 }
+
+// answerWhenOver makes an operation whose request is already over when it
+// starts (its context cancelled, or the request timeout spent while the
+// session was being resolved) still answer a GraphQL error with a code.
+// gqlgen's executor skips such an operation and its POST transport then
+// writes a bare null with 200: no answer a client can read, and one the
+// faults suite took for success. Subscriptions keep gqlgen's behaviour, for
+// which nil is the end of the stream.
+func answerWhenOver(present graphql.ErrorPresenterFunc) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		respond := next(ctx)
+		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation == ast.Subscription {
+			return respond
+		}
+		answered := false
+		return func(ctx context.Context) *graphql.Response {
+			if resp := respond(ctx); resp != nil {
+				answered = true
+				return resp
+			}
+			if err := ctx.Err(); err != nil && !answered {
+				answered = true
+				return &graphql.Response{Errors: gqlerror.List{present(ctx, err)}}
+			}
+			return nil
+		}
+	}
+}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -253,5 +254,54 @@ func TestLoginBackOffPerEmail(t *testing.T) {
 	}
 	if r := attempt("other@login.test", apitest.Password); len(r.Errors) != 0 {
 		t.Fatalf("another email is throttled: %+v", r.Errors)
+	}
+}
+
+// A request already over when its operation starts (the client hung up, or
+// the request timeout was spent while its session was resolved) still gets
+// a GraphQL error with a code: gqlgen alone would skip the operation and
+// answer a bare null with 200, which a client cannot tell from nothing.
+func TestARequestOverBeforeItsOperationAnswersWithACode(t *testing.T) {
+	_, conn := dbtest.NewDatabase(t)
+	h := apitest.NewHandlerWith(t, conn, "", nil)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancelExpired := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancelExpired()
+	cases := []struct {
+		name      string
+		ctx       context.Context
+		retryable bool
+	}{
+		{"the client hung up", cancelled, false},
+		{"the request timeout is spent", expired, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequestWithContext(c.ctx, http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ __typename }"}`))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			var got struct {
+				Data   json.RawMessage `json:"data"`
+				Errors []apitest.Error `json:"errors"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatalf("HTTP %d, body %q: %v", rec.Code, rec.Body.String(), err)
+			}
+			if len(got.Errors) != 1 {
+				t.Fatalf("HTTP %d, body %s: want one error", rec.Code, rec.Body.String())
+			}
+			e := got.Errors[0]
+			if e.Code() != "INTERNAL" {
+				t.Errorf("code %q, want INTERNAL (%s)", e.Code(), rec.Body.String())
+			}
+			if retryable, _ := e.Extensions["retryable"].(bool); retryable != c.retryable {
+				t.Errorf("retryable %v, want %v (%s)", retryable, c.retryable, rec.Body.String())
+			}
+			if strings.Contains(rec.Body.String(), "context") {
+				t.Errorf("the answer shows internals: %s", rec.Body.String())
+			}
+		})
 	}
 }

@@ -45,41 +45,71 @@ var faultPlan struct {
 	seen  int
 	mode  faultMode
 	fired bool
+	trail []string // each point passed: its statement, abridged, for failure messages
 }
 
 func arm(at int, mode faultMode) {
 	faultPlan.mu.Lock()
 	defer faultPlan.mu.Unlock()
 	faultPlan.armed, faultPlan.at, faultPlan.seen, faultPlan.mode, faultPlan.fired = true, at, 0, mode, false
+	faultPlan.trail = nil
 }
 
-// disarm returns how many points the request passed and whether the fault fired.
-func disarm() (points int, fired bool) {
+// disarm returns how many points the request passed, whether the fault
+// fired, and the points' statements.
+func disarm() (points int, fired bool, trail string) {
 	faultPlan.mu.Lock()
 	defer faultPlan.mu.Unlock()
 	faultPlan.armed = false
-	return faultPlan.seen, faultPlan.fired
+	return faultPlan.seen, faultPlan.fired, strings.Join(faultPlan.trail, "; ")
 }
 
-type cancelKey struct{}
+// armedRequestKey is the server-side context key of the armed request:
+// its cancel function. Only statements run with that request's context are
+// fault points, so that a goroutine left over from an earlier request can
+// neither take a point nor shift the numbering from one attempt to the next.
+type armedRequestKey struct{}
 
-// withRequestCancel gives each request a context the driver can cancel.
+// armedHeader marks the request the armed fault is for.
+const armedHeader = "X-Fault-Armed"
+
+// armedPostKey marks a client context whose request carries armedHeader.
+type armedPostKey struct{}
+
+func armedContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, armedPostKey{}, true)
+}
+
+// withRequestCancel gives the armed request a context the driver can cancel.
 func withRequestCancel(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(armedHeader) == "" {
+			h.ServeHTTP(w, r)
+			return
+		}
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		h.ServeHTTP(w, r.WithContext(context.WithValue(ctx, cancelKey{}, cancel)))
+		h.ServeHTTP(w, r.WithContext(context.WithValue(ctx, armedRequestKey{}, context.CancelFunc(cancel))))
 	})
 }
 
-// point is one fault point: the fault fires when it is the armed one.
-func point(ctx context.Context, c *faultConn) {
+// point is one fault point of the armed request: the fault fires when it is
+// the armed one.
+func point(ctx context.Context, c *faultConn, statement string) {
+	cancel, ofArmedRequest := ctx.Value(armedRequestKey{}).(context.CancelFunc)
+	if !ofArmedRequest {
+		return
+	}
 	faultPlan.mu.Lock()
 	if !faultPlan.armed {
 		faultPlan.mu.Unlock()
 		return
 	}
 	faultPlan.seen++
+	if f := strings.Fields(statement); len(f) > 6 {
+		statement = strings.Join(f[:6], " ") + " …"
+	}
+	faultPlan.trail = append(faultPlan.trail, fmt.Sprintf("%d: %s", faultPlan.seen, statement))
 	fire := faultPlan.seen == faultPlan.at
 	if fire {
 		faultPlan.fired = true
@@ -91,9 +121,7 @@ func point(ctx context.Context, c *faultConn) {
 	}
 	switch mode {
 	case faultCancel:
-		if cancel, ok := ctx.Value(cancelKey{}).(context.CancelFunc); ok {
-			cancel()
-		}
+		cancel()
 	case faultKill:
 		_ = c.net.Close()
 	}
@@ -170,7 +198,7 @@ type pqConn interface {
 }
 
 func (c *faultConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	point(ctx, c)
+	point(ctx, c, "BEGIN")
 	tx, err := c.Conn.(pqConn).BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -179,12 +207,12 @@ func (c *faultConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.
 }
 
 func (c *faultConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	point(ctx, c)
+	point(ctx, c, q)
 	return c.Conn.(pqConn).QueryContext(ctx, q, args)
 }
 
 func (c *faultConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	point(ctx, c)
+	point(ctx, c, q)
 	return c.Conn.(pqConn).ExecContext(ctx, q, args)
 }
 
@@ -211,8 +239,22 @@ type faultTx struct {
 }
 
 func (t *faultTx) Commit() error {
-	point(t.ctx, t.c)
+	point(t.ctx, t.c, "COMMIT")
 	return t.Tx.Commit()
+}
+
+// errorsCarryCodes reports whether r is an error answer whose every error
+// has a code, as api.md promises of every failure.
+func errorsCarryCodes(r *gqlResponse) bool {
+	if r == nil || len(r.Errors) == 0 {
+		return false
+	}
+	for _, e := range r.Errors {
+		if code, _ := e.Extensions["code"].(string); code == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // rowCounts are the org's rows a mutation may write.
@@ -334,8 +376,8 @@ func TestInterruptedMutationAllOrNothing(t *testing.T) {
 			query, vars := tc.prepare(attempt)
 			before := countRows(t, o.conn, o.key)
 			arm(1<<30, faultCancel)
-			r, err := post(context.Background(), url, o.owner, o.id, query, vars)
-			points, _ := disarm()
+			r, err := post(armedContext(context.Background()), url, o.owner, o.id, query, vars)
+			points, _, _ := disarm()
 			if out, detail := classify(r, err); out != outOK {
 				t.Fatalf("clean run: %s", detail)
 			}
@@ -350,8 +392,8 @@ func TestInterruptedMutationAllOrNothing(t *testing.T) {
 					query, vars := tc.prepare(attempt)
 					before := countRows(t, o.conn, o.key)
 					arm(k, mode)
-					r, err := post(context.Background(), url, o.owner, o.id, query, vars)
-					_, fired := disarm()
+					r, err := post(armedContext(context.Background()), url, o.owner, o.id, query, vars)
+					_, fired, trail := disarm()
 					outcome, detail := classify(r, err)
 					got := countRows(t, o.conn, o.key).minus(before)
 					switch {
@@ -361,19 +403,22 @@ func TestInterruptedMutationAllOrNothing(t *testing.T) {
 						none++
 					default:
 						partial++
-						t.Errorf("%s at point %d of %d: partial write %v (whole: %v); answer: %s %s", mode, k, points, got, want, outcome, detail)
+						t.Errorf("%s at point %d of %d: partial write %v (whole: %v); answer: %s %s; points: %s", mode, k, points, got, want, outcome, detail, trail)
 					}
 					if outcome == outOK {
 						okAnswers++
 						if !got.equal(want) {
-							t.Errorf("%s at point %d: answered ok but wrote %v, want %v", mode, k, got, want)
+							t.Errorf("%s at point %d: answered ok but wrote %v, want %v; points: %s", mode, k, got, want, trail)
 						}
 					}
 					if outcome == outDropped || outcome == outRefused {
 						t.Errorf("%s at point %d: no answer: %s", mode, k, detail)
 					}
+					if outcome != outOK && !errorsCarryCodes(r) {
+						t.Errorf("%s at point %d: not a GraphQL error with a code: %s; points: %s", mode, k, detail, trail)
+					}
 					if !fired && outcome != outOK {
-						t.Errorf("%s at point %d: no fault fired yet the request failed: %s", mode, k, detail)
+						t.Errorf("%s at point %d: no fault fired yet the request failed: %s; points: %s", mode, k, detail, trail)
 					}
 				}
 			}

@@ -74,6 +74,9 @@ func post(ctx context.Context, url, token, org, query string, vars map[string]an
 	if org != "" {
 		req.Header.Set("X-Org-ID", org)
 	}
+	if ctx.Value(armedPostKey{}) != nil {
+		req.Header.Set(armedHeader, "1")
+	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return nil, err
@@ -150,6 +153,11 @@ func classify(r *gqlResponse, err error) (outcome, detail string) {
 	if len(r.Errors) == 0 {
 		if r.Status != http.StatusOK {
 			return outError, fmt.Sprintf("HTTP %d without errors", r.Status)
+		}
+		if len(r.Data) == 0 || string(r.Data) == "null" {
+			// Not a GraphQL answer (gqlgen's bare null for an operation
+			// whose request was over before it started, for one).
+			return outError, "HTTP 200 with neither data nor errors"
 		}
 		return outOK, ""
 	}
