@@ -69,10 +69,13 @@ func (ix *Index) MarshalBinary() ([]byte, error) {
 			return cmp.Or(cmp.Compare(a.mod, b.mod), cmp.Compare(a.id, b.id))
 		})
 		e.uvarint(uint64(len(pks)))
+		children := roaring.New() // one bitmap reused: the format keeps bitmaps
 		for _, pk := range pks {
 			e.uvarint(uint64(pk.mod))
 			e.uvarint(uint64(pk.id))
-			if err := e.bitmap(md.children[pk]); err != nil {
+			children.Clear()
+			children.AddMany(md.children[pk])
+			if err := e.bitmap(children); err != nil {
 				return nil, err
 			}
 		}
@@ -248,10 +251,10 @@ func (ix *Index) UnmarshalBinary(data []byte) error {
 				return fmt.Errorf("%w: parent", errCorrupt)
 			}
 			pk := parentKey{int8(pm), uint32(pid)}
-			md.children[pk] = b
-			it := b.Iterator()
-			for it.HasNext() {
-				parents = append(parents, uint64(it.Next())<<32|uint64(len(pks)))
+			ch := b.ToArray()
+			md.children[pk] = ch
+			for _, c := range ch {
+				parents = append(parents, uint64(c)<<32|uint64(len(pks)))
 			}
 			pks = append(pks, pk)
 		}

@@ -91,8 +91,8 @@ type modIndex struct {
 	byRule         map[int64]*roaring.Bitmap
 	byShare        map[Principal]*roaring.Bitmap
 	byRelated      map[Principal]*roaring.Bitmap
-	children       map[parentKey]*roaring.Bitmap // records of this module by parent
-	shares         map[uint32][]shareEntry       // direct shares of records of this module
+	children       map[parentKey][]uint32  // records of this module by parent (see addChild)
+	shares         map[uint32][]shareEntry // direct shares of records of this module
 }
 
 // NewIndex returns an empty index.
@@ -110,7 +110,7 @@ func newModIndex() modIndex {
 		byRule:    map[int64]*roaring.Bitmap{},
 		byShare:   map[Principal]*roaring.Bitmap{},
 		byRelated: map[Principal]*roaring.Bitmap{},
-		children:  map[parentKey]*roaring.Bitmap{},
+		children:  map[parentKey][]uint32{},
 		shares:    map[uint32][]shareEntry{},
 	}
 }
@@ -301,6 +301,33 @@ func removeFrom[K comparable](m map[K]*roaring.Bitmap, k K, id uint32) {
 	}
 }
 
+// addChild records id among pk's children, kept as a sorted slice rather
+// than a bitmap: most parents have a handful of children, and a small
+// bitmap is several heap objects to a slice's one, each marked by the
+// garbage collector on every cycle. In the M bench (1,000,000 deals and
+// 250,000 contacts under 100,000 accounts, two instances in one process)
+// slices took the heap from 6.1 to 2.7 million objects and a collection's
+// CPU time down by a third to a half.
+func addChild(m map[parentKey][]uint32, pk parentKey, id uint32) {
+	l := m[pk]
+	if i, found := slices.BinarySearch(l, id); !found {
+		m[pk] = slices.Insert(l, i, id)
+	}
+}
+
+func removeChild(m map[parentKey][]uint32, pk parentKey, id uint32) {
+	l := m[pk]
+	i, found := slices.BinarySearch(l, id)
+	if !found {
+		return
+	}
+	if l = slices.Delete(l, i, i+1); len(l) == 0 {
+		delete(m, pk)
+	} else {
+		m[pk] = l
+	}
+}
+
 // relatedFor adds (or removes) a child to the related bitmaps of its
 // parent's IncludeRelated shares.
 func (ix *Index) relatedFor(childMod int, child uint32, pk parentKey, add bool) {
@@ -323,18 +350,20 @@ func (ix *Index) relatedChildren(pk parentKey, p Principal, add bool) {
 	for cm := range ix.mods {
 		md := &ix.mods[cm]
 		ch := md.children[pk]
-		if ch == nil {
+		if len(ch) == 0 {
 			continue
 		}
 		if add {
 			b := md.byRelated[p]
 			if b == nil {
-				md.byRelated[p] = ch.Clone()
-				continue
+				b = roaring.New()
+				md.byRelated[p] = b
 			}
-			b.Or(ch)
+			b.AddMany(ch)
 		} else if b := md.byRelated[p]; b != nil {
-			b.AndNot(ch)
+			for _, c := range ch {
+				b.Remove(c)
+			}
 			if b.IsEmpty() {
 				delete(md.byRelated, p)
 			}
@@ -384,7 +413,7 @@ func (ix *Index) upsert(rec IndexedRecord) error {
 		md.all.Add(id)
 		ix.addOwned(mi, code, id)
 		if pk.mod >= 0 {
-			addTo(md.children, pk, id)
+			addChild(md.children, pk, id)
 			ix.relatedFor(mi, id, pk, true)
 		}
 	} else {
@@ -394,11 +423,11 @@ func (ix *Index) upsert(rec IndexedRecord) error {
 		}
 		if opk, had := old.parent(); opk != pk {
 			if had {
-				removeFrom(md.children, opk, id)
+				removeChild(md.children, opk, id)
 				ix.relatedFor(mi, id, opk, false)
 			}
 			if pk.mod >= 0 {
-				addTo(md.children, pk, id)
+				addChild(md.children, pk, id)
 				ix.relatedFor(mi, id, pk, true)
 			}
 		}
@@ -439,7 +468,7 @@ func (ix *Index) delete(m Module, rid int64) (bool, error) {
 	md.all.Remove(id)
 	ix.removeOwned(mi, old.owner, id)
 	if pk, had := old.parent(); had {
-		removeFrom(md.children, pk, id)
+		removeChild(md.children, pk, id)
 		ix.relatedFor(mi, id, pk, false)
 	}
 	for _, b := range md.byRule {
@@ -714,7 +743,10 @@ func (ix *Index) Clone() *Index {
 		d.byRule = cloneBitmaps(s.byRule)
 		d.byShare = cloneBitmaps(s.byShare)
 		d.byRelated = cloneBitmaps(s.byRelated)
-		d.children = cloneBitmaps(s.children)
+		d.children = make(map[parentKey][]uint32, len(s.children))
+		for k, l := range s.children {
+			d.children[k] = slices.Clone(l)
+		}
 		d.shares = make(map[uint32][]shareEntry, len(s.shares))
 		for k, v := range s.shares {
 			d.shares[k] = slices.Clone(v)
@@ -762,8 +794,8 @@ func (ix *Index) SizeBytes() uint64 {
 		for _, b := range md.byRelated {
 			n += 24 + mapEntry + sum(b)
 		}
-		for _, b := range md.children {
-			n += 16 + mapEntry + sum(b)
+		for _, l := range md.children {
+			n += 8 + 24 + mapEntry + uint64(cap(l))*4
 		}
 		for _, es := range md.shares {
 			n += 4 + 24 + mapEntry + uint64(cap(es))*24
