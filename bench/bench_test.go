@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -174,4 +175,34 @@ func BenchmarkChangeToVisible(b *testing.B) {
 			b.ReportMetric(ms(cpu)/float64(b.N), "cpu_ms/op")
 		})
 	}
+}
+
+// BenchmarkGarbageCollection: one full collection of the process with the
+// org warm on both instances (A built from Postgres, B from Redis). The
+// index is most of a Warden process's heap and the collector marks it on
+// every cycle, so its shape sets what each cycle costs every request:
+// heap objects (M objects), the heap (heap_MiB), the process's CPU time per
+// collection (gc_cpu_ms/op) and A's index (index_MiB).
+func BenchmarkGarbageCollection(b *testing.B) {
+	e := benchEnv(b)
+	_, ix, err := e.a.engine.State(context.Background(), e.gen.Org)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	var cpu time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c0 := cpuTime()
+		runtime.GC()
+		cpu += cpuTime() - c0
+	}
+	b.StopTimer()
+	var st runtime.MemStats
+	runtime.ReadMemStats(&st)
+	b.ReportMetric(ms(cpu)/float64(b.N), "gc_cpu_ms/op")
+	b.ReportMetric(float64(st.HeapObjects)/1e6, "M_objects")
+	b.ReportMetric(float64(st.HeapAlloc)/(1<<20), "heap_MiB")
+	b.ReportMetric(float64(ix.SizeBytes())/(1<<20), "index_MiB")
+	runtime.KeepAlive(e)
 }
