@@ -114,6 +114,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 		lastFailureAfter = fmt.Sprintf("+%.0f ms", float64(lastFailure.Sub(up).Microseconds())/1000)
 	}
 	report(t, "Postgres stopped (pg_ctl stop -m fast) and started", clients, stats,
+		fmt.Sprintf("Phases count requests by when they started: the failures under before were in flight when the stop began. The %d requests that ended before it all succeeded.", beforeN),
 		fmt.Sprintf("Postgres took %.0f ms to stop and was down %.1f s; start took %.0f ms. After it was up, the first request succeeded at +%.0f ms and the last failure started at %s; the %d requests after it all succeeded.",
 			float64(down.Sub(t1).Milliseconds()), t2.Sub(down).Seconds(), float64(up.Sub(t2).Milliseconds()),
 			float64(recovered.Sub(up).Microseconds())/1000, lastFailureAfter, settled),
