@@ -183,15 +183,19 @@ func env(key, def string) string {
 
 // defaultGCPercent is the garbage collector's target when GOGC is not set.
 // Most of Warden's heap is the access index: long-lived, made of many small
-// bitmap objects, so a GC cycle's marking is long (200-400 ms of wall time
-// for the M bench org on 2 cores) whatever little garbage a request or a
-// catch-up leaves. At Go's default of 100 a cycle starts every time the
-// heap grows by its live size; at 300 one in three of those does, for up to
-// four times the live heap in memory instead of two. Measured with make
-// bench SIZE=M, two runs each way: at 100 both had a GC cycle inside Q6's
-// trials (updateMember p99 52 and 26 ms), at 300 one of the two did; Q5 was
-// 10-25% higher at 300; process RSS 414-419 against 519 MiB. Set GOGC (and
-// GOMEMLIMIT to cap memory) to choose otherwise.
+// bitmap objects, so a GC cycle's marking is long whatever little garbage a
+// request or a catch-up leaves (for the M bench process, two instances warm,
+// a forced collection: 55-95 ms of wall time and 100-180 ms of CPU on 2
+// cores; 140-210 ms and 270-390 ms before the index kept children as
+// slices). At Go's default of 100 a cycle starts every time the heap grows
+// by its live size; at 300 one in three of those does, for up to four times
+// the live heap in memory instead of two. Measured with make bench SIZE=M:
+// at 100, two of Q6's five kinds had a cycle inside their trials and missed
+// their 10 ms p99 (updateGroup 14.4, updateMember 15.5 ms), against at most
+// one kind per run in three runs at 300; Q5 was the same; process RSS 288
+// against 373-376 MiB. (Before the slices, at 100 against 300: Q5 10-25%
+// lower, RSS 414-419 against 519 MiB.) Set GOGC (and GOMEMLIMIT to cap
+// memory) to choose otherwise.
 const defaultGCPercent = 300
 
 func main() {
