@@ -319,7 +319,42 @@ func (e *env) soak(ctx context.Context, opt SoakOptions) *SoakReport {
 		"Latency is measured by the client from the first byte of the request written to the last byte of the response read.",
 		fmt.Sprintf("Interval %d covers %.0f s; memory at the start is taken at the end of the first interval, once caches are warm.", len(rep.Intervals), elapsed.Seconds()-float64(len(rep.Intervals)-1)*opt.Interval.Seconds()),
 		"The machine's CPUs are shared with Postgres, Redis and any other work running at the time; the figures are not isolated measurements.")
+	if n := e.vacuumNote(ctx); n != "" {
+		rep.Notes = append(rep.Notes, n)
+	}
 	return rep
+}
+
+// vacuumNote says whether Postgres reclaimed the dead row versions the
+// writes left, which decides how much slower reads get as the run goes on:
+// no update of a deal is HOT (updated_at is indexed), and every security
+// change is inserted and then numbered by an update. A machine whose
+// Postgres runs without autovacuum (this project's CI machines do) shows a
+// drift that a production server would not.
+func (e *env) vacuumNote(ctx context.Context) string {
+	var autovacuum string
+	if err := e.conn.GetContext(ctx, &autovacuum, `SELECT current_setting('autovacuum')`); err != nil {
+		return ""
+	}
+	var tables []struct {
+		Name    string `db:"relname"`
+		Dead    int64  `db:"n_dead_tup"`
+		Updates int64  `db:"n_tup_upd"`
+		HOT     int64  `db:"n_tup_hot_upd"`
+		Vacuums int64  `db:"vacuums"`
+	}
+	if err := e.conn.SelectContext(ctx, &tables, `SELECT relname, n_dead_tup, n_tup_upd, n_tup_hot_upd,
+		autovacuum_count + vacuum_count AS vacuums FROM pg_stat_user_tables
+		WHERE relname IN ('deals', 'security_changes') ORDER BY relname`); err != nil {
+		return ""
+	}
+	parts := make([]string, 0, len(tables))
+	for _, t := range tables {
+		parts = append(parts, fmt.Sprintf("%s %d dead row versions (%d updates, %d of them HOT), vacuumed %d times",
+			t.Name, t.Dead, t.Updates, t.HOT, t.Vacuums))
+	}
+	return fmt.Sprintf("Postgres autovacuum is %s. At the end of the run, per pg_stat_user_tables (counted from the bulk load, whose VACUUM ANALYZE is among the vacuums): %s. "+
+		"Dead row versions left unreclaimed make reads slower as the run goes on.", autovacuum, strings.Join(parts, "; "))
 }
 
 // soakClient sends requests until the deadline: client c reads as probe
