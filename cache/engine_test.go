@@ -485,6 +485,24 @@ func (f *engineFixture) tx(fn func(tx *sqlx.Tx) error) {
 	}
 }
 
+// orgChange commits an update of the org's access data (stmt with args)
+// with its entry in the change log, as an administration mutation does,
+// and returns the org's security version after it.
+func (f *engineFixture) orgChange(change db.OrgChange, stmt string, args ...any) int64 {
+	f.t.Helper()
+	f.tx(func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(f.ctx, stmt, args...); err != nil {
+			return err
+		}
+		return db.LogSecurityChange(f.ctx, tx, f.org, db.ChangeOrg, change)
+	})
+	v, err := db.CurrentVersion(f.ctx, f.conn, f.org)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return v
+}
+
 // insert creates a record as createRecord does: the row and its record.upsert.
 func (f *engineFixture) insert(m access.Module, cols map[string]any) int64 {
 	f.t.Helper()
@@ -714,16 +732,8 @@ func TestServedVersionDoesNotWaitForACatchUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.tx(func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(f.ctx, `UPDATE members SET role_id = $1 WHERE id = $2`, f.rOther, f.rep); err != nil {
-			return err
-		}
-		return db.LogSecurityChange(f.ctx, tx, f.org, db.ChangeOrg, db.OrgChange{Action: "member.update", TargetType: "member", TargetID: f.rep})
-	})
-	after, err := db.CurrentVersion(f.ctx, f.conn, f.org)
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := f.orgChange(db.OrgChange{Action: "member.update", TargetType: "member", TargetID: f.rep},
+		`UPDATE members SET role_id = $1 WHERE id = $2`, f.rOther, f.rep)
 
 	release := f.lockTable("security_changes")
 	defer release()
@@ -783,16 +793,8 @@ func TestCatchUpReloadsAgainWhenAChangeCameInMeanwhile(t *testing.T) {
 	if _, _, err := eng.State(f.ctx, f.org); err != nil {
 		t.Fatal(err)
 	}
-	f.tx(func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(f.ctx, `UPDATE roles SET name = 'Rep (renamed)' WHERE id = $1`, f.rRep); err != nil {
-			return err
-		}
-		return db.LogSecurityChange(f.ctx, tx, f.org, db.ChangeOrg, db.OrgChange{Action: "role.update", TargetType: "role", TargetID: f.rRep})
-	})
-	first, err := db.CurrentVersion(f.ctx, f.conn, f.org)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := f.orgChange(db.OrgChange{Action: "role.update", TargetType: "role", TargetID: f.rRep},
+		`UPDATE roles SET name = 'Rep (renamed)' WHERE id = $1`, f.rRep)
 	release := f.lockTable("roles")
 	defer release()
 	type result struct {
@@ -809,16 +811,8 @@ func TestCatchUpReloadsAgainWhenAChangeCameInMeanwhile(t *testing.T) {
 		caught <- result{version: ix.Version()}
 	}()
 	f.waitForLockWaiter("roles")
-	f.tx(func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(f.ctx, `UPDATE profiles SET name = 'Standard (renamed)' WHERE id = $1`, f.std); err != nil {
-			return err
-		}
-		return db.LogSecurityChange(f.ctx, tx, f.org, db.ChangeOrg, db.OrgChange{Action: "profile.update", TargetType: "profile", TargetID: f.std})
-	})
-	second, err := db.CurrentVersion(f.ctx, f.conn, f.org)
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := f.orgChange(db.OrgChange{Action: "profile.update", TargetType: "profile", TargetID: f.std},
+		`UPDATE profiles SET name = 'Standard (renamed)' WHERE id = $1`, f.std)
 	release()
 	r := <-caught
 	if r.err != nil {
@@ -850,16 +844,8 @@ func TestNotificationCatchesUpUnasked(t *testing.T) {
 	defer cancel()
 	go listener.Listen(ctx)
 
-	f.tx(func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(f.ctx, `UPDATE members SET role_id = $1 WHERE id = $2`, f.rOther, f.rep); err != nil {
-			return err
-		}
-		return db.LogSecurityChange(f.ctx, tx, f.org, db.ChangeOrg, db.OrgChange{Action: "member.update", TargetType: "member", TargetID: f.rep})
-	})
-	after, err := db.CurrentVersion(f.ctx, f.conn, f.org)
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := f.orgChange(db.OrgChange{Action: "member.update", TargetType: "member", TargetID: f.rep},
+		`UPDATE members SET role_id = $1 WHERE id = $2`, f.rOther, f.rep)
 	// The subscription starts in the background: notify until it is heard.
 	// Version 0 is served by whatever state is published: asking for it
 	// never catches up, so only the notification can move it.
