@@ -326,11 +326,11 @@ func (e *env) soak(ctx context.Context, opt SoakOptions) *SoakReport {
 }
 
 // vacuumNote says whether Postgres reclaimed the dead row versions the
-// writes left, which decides how much slower reads get as the run goes on:
-// no update of a deal is HOT (updated_at is indexed), and every security
-// change is inserted and then numbered by an update. A machine whose
-// Postgres runs without autovacuum (this project's CI machines do) shows a
-// drift that a production server would not.
+// writes left, so that a drift over the run can be read against it: no
+// update of a deal is HOT (updated_at is indexed), and every security
+// change is inserted and then numbered by an update. This project's CI
+// machines run Postgres without autovacuum, which no production server
+// should.
 func (e *env) vacuumNote(ctx context.Context) string {
 	var autovacuum string
 	if err := e.conn.GetContext(ctx, &autovacuum, `SELECT current_setting('autovacuum')`); err != nil {
@@ -353,8 +353,7 @@ func (e *env) vacuumNote(ctx context.Context) string {
 		parts = append(parts, fmt.Sprintf("%s %d dead row versions (%d updates, %d of them HOT), vacuumed %d times",
 			t.Name, t.Dead, t.Updates, t.HOT, t.Vacuums))
 	}
-	return fmt.Sprintf("Postgres autovacuum is %s. At the end of the run, per pg_stat_user_tables (counted from the bulk load, whose VACUUM ANALYZE is among the vacuums): %s. "+
-		"Dead row versions left unreclaimed make reads slower as the run goes on.", autovacuum, strings.Join(parts, "; "))
+	return fmt.Sprintf("Postgres autovacuum is %s. At the end of the run, per pg_stat_user_tables (counted from the bulk load, whose VACUUM ANALYZE is among the vacuums): %s.", autovacuum, strings.Join(parts, "; "))
 }
 
 // soakClient sends requests until the deadline: client c reads as probe
